@@ -1,0 +1,170 @@
+"""Known mistakes that explain a layer mismatch.
+
+Each diagnosis recomputes what a specific wrong implementation would have produced on the
+same inputs and compares it with what the student produced. A match names the mistake;
+nothing is guessed from the message of an exception alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks.compare import LAYER_RTOL, rel_error
+from reference import layers as ref
+
+#: Agreement needed to say "your output is exactly what mistake X produces".
+MATCH = 1e-6
+
+
+def _same(a, b) -> bool:
+    return a is not None and b is not None and np.shape(a) == np.shape(b) and rel_error(a, b) <= MATCH
+
+
+def _failing(ev, names) -> list:
+    """Cases (that ran) where any of the named outputs differs from the reference."""
+    out = []
+    for c in ev.cases:
+        if c.problem:
+            continue
+        if any(c.golden.get(n) is not None and (c.student.get(n) is None or rel_error(c.student[n], c.golden[n]) > LAYER_RTOL)
+               for n in names):
+            out.append(c)
+    return out
+
+
+def _only_with_option(ev, failing, option: str) -> bool:
+    """True when every failing case uses a non-default option and every passing one does not."""
+    ran = [c for c in ev.cases if not c.problem]
+    default = {"stride": 1, "pad": 0}[option]
+    with_opt = {id(c) for c in ran if c.case.config.get(option, default) != default}
+    return bool(failing) and all(id(c) in with_opt for c in failing) and len(failing) < len(ran)
+
+
+def forward(ev) -> tuple[str | None, str | None]:
+    """(code, hint) for a forward mismatch, or (None, None) when no known mistake matches."""
+    names = ["loss"] if ev.key == "softmax" else ["out"]
+    failing = _failing(ev, names)
+    for c in failing:
+        x, s = c.inputs["x"], c.student
+        if ev.key == "convolution":
+            flipped = ref.Convolution(c.inputs["W"][:, :, ::-1, ::-1].copy(), c.inputs["b"],
+                                      stride=c.case.config["stride"], pad=c.case.config["pad"]).forward(x.copy())
+            if _same(s["out"], flipped):
+                return "flipped_kernel", ("your forward flips the kernel (a true convolution). The handout's "
+                                          "Convolution, like torch's, is a cross-correlation: use W as it is.")
+        if ev.key == "affine":
+            x2 = x.reshape(x.shape[0], -1)
+            if c.inputs["W"].shape[0] == c.inputs["W"].shape[1] and _same(s["out"], x2 @ c.inputs["W"].T + c.inputs["b"]):
+                return "transposed_weight", "your forward uses W.T; with W shaped (in, out) the output is x · W + b."
+            if _same(s["out"], x2 @ c.inputs["W"]):
+                return "missing_bias", "your forward leaves out the bias b."
+        if ev.key == "lrelu":
+            neg = x < 0
+            slope = float(np.median(s["out"][neg] / x[neg]))
+            alpha = c.case.config["alpha"]
+            if abs(slope - alpha) > 1e-6:
+                return "lrelu_slope", (f"for negative inputs your forward multiplies by {slope:.3g}; "
+                                       f"it should multiply by alpha = {alpha} (the alpha given to the constructor).")
+        if ev.key == "softmax":
+            n = x.shape[0]
+            if n > 1 and _same(s["loss"], c.golden["loss"] * n):
+                return "not_averaged", "your loss is the sum over the batch; the handout's loss is the mean."
+        if ev.key == "pooling":
+            cfg = c.case.config
+            avg = _avg_pool(x, cfg["pool_h"], cfg["pool_w"], cfg["stride"])
+            if _same(s["out"], avg):
+                return "average_pool", "your pooling averages each window; the assignment uses max pooling."
+    if ev.key == "convolution" and _only_with_option(ev, failing, "pad"):
+        return "padding", "wrong only in the cases with padding: check how you pad the input and the output-size formula."
+    if ev.key == "convolution" and _only_with_option(ev, failing, "stride"):
+        return "stride", "wrong only in the cases with stride > 1: check the output-size formula and how im2col steps."
+    return None, None
+
+
+def backward(ev) -> tuple[str | None, str | None]:
+    """(code, hint) for a backward mismatch, or (None, None)."""
+    failing = _failing(ev, ["dx", "dW", "db"])
+    for c in failing:
+        s, g = c.student, c.golden
+        if "db" in g and (s.get("db") is None or not np.any(s["db"])) and np.any(g["db"]):
+            return "missing_bias_gradient", ("db is not computed (left empty or zero): the bias gradient is dout "
+                                             "summed over the batch (and, for a convolution, over positions).")
+        n = c.inputs["x"].shape[0]
+        if n > 1 and ev.key == "softmax" and _same(s["dx"], g["dx"] * n):
+            return "not_averaged", ("your dx is batch-size times too large: the loss is a mean over the batch, "
+                                    "so its gradient is (softmax - t) / batch_size.")
+        if ev.key == "affine" and c.inputs["W"].shape[0] == c.inputs["W"].shape[1]:
+            if _same(s["dx"], (c.dout @ c.inputs["W"]).reshape(c.inputs["x"].shape)):
+                return "transposed_weight", "dx uses W where it needs W.T: dx = dout · W.T (W is shaped (in, out))."
+        if ev.key == "relu":
+            if _same(s["dx"], c.dout * (c.dout > 0)):
+                return "relu_mask_wrong", ("your ReLU mask comes from dout, not from the forward input: the mask must "
+                                           "be the positions where the forward's x was > 0 (saved in forward).")
+            if _same(s["dx"], c.dout * (c.inputs["x"] <= 0)):
+                return "relu_mask_inverted", "your ReLU mask is inverted: pass dout where x > 0, zero elsewhere."
+        if ev.key == "lrelu":
+            x, alpha = c.inputs["x"], c.case.config["alpha"]
+            neg, pos = x < 0, x > 0
+            slope_neg = float(np.median(s["dx"][neg] / c.dout[neg]))
+            slope_pos = float(np.median(s["dx"][pos] / c.dout[pos]))
+            if abs(slope_neg - alpha) > 1e-6 or abs(slope_pos - 1) > 1e-6:
+                return "lrelu_slope", (f"your backward scales dout by {slope_neg:.3g} for negative inputs and "
+                                       f"{slope_pos:.3g} for positive ones; it should be alpha = {alpha} and 1.")
+        if ev.key == "pooling":
+            cfg = c.case.config
+            first = _first_element_routing(c.dout, c.inputs["x"].shape, cfg["pool_h"], cfg["pool_w"], cfg["stride"])
+            if _same(s["dx"], first):
+                return "maxpool_wrong_element", ("your backward sends each gradient to the first element of its "
+                                                 "window; it belongs to the element that was the maximum in forward.")
+            if np.isclose(s["dx"].sum(), g["dx"].sum()) and not _same(np.sign(s["dx"]) != 0, np.sign(g["dx"]) != 0):
+                return "maxpool_wrong_element", ("your backward routes the gradient to the wrong elements (the total "
+                                                 "is right): it belongs to each window's argmax from the forward pass.")
+    if ev.key == "convolution" and _only_with_option(ev, failing, "stride"):
+        return "stride_in_backward", ("wrong only in the cases with stride > 1: your backward (col2im) ignores "
+                                      "or mishandles the stride.")
+    if ev.key == "convolution" and _only_with_option(ev, failing, "pad"):
+        return "padding_in_backward", ("wrong only in the cases with padding: remove the padding from dx "
+                                       "(crop pad rows and columns) after col2im.")
+    if failing and all(_gradcheck_ok(c) for c in failing):
+        return "forward_wrong", ("your backward is consistent with your own forward, so the difference comes from "
+                                 "the forward: fix the forward first.")
+    return None, None
+
+
+def gradcheck_hint(ev) -> str | None:
+    """Which arrays' derivatives disagree with finite differences, in words."""
+    from grader.checks.compare import GRADCHECK_RTOL, scalar_rel_error
+
+    wrong = sorted({name for c in ev.cases for name, fd, an in c.directional
+                    if scalar_rel_error(fd, an) > GRADCHECK_RTOL})
+    if not wrong:
+        return None
+    names = {"x": "dx", "W": "dW", "b": "db"}
+    return "the mismatch is in " + ", ".join(names[w] for w in wrong) + " (compare it with your forward's formula)."
+
+
+def _gradcheck_ok(c) -> bool:
+    from grader.checks.compare import GRADCHECK_RTOL, scalar_rel_error
+
+    return bool(c.directional) and all(scalar_rel_error(fd, an) <= GRADCHECK_RTOL for _, fd, an in c.directional)
+
+
+def _windows(shape, ph, pw, stride):
+    n, ch, h, w = shape
+    return (h - ph) // stride + 1, (w - pw) // stride + 1
+
+
+def _avg_pool(x, ph, pw, stride):
+    oh, ow = _windows(x.shape, ph, pw, stride)
+    win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
+    return win.mean(axis=(-2, -1))
+
+
+def _first_element_routing(dout, x_shape, ph, pw, stride):
+    """dx of a max-pool backward that always picks the window's top-left element."""
+    dx = np.zeros(x_shape)
+    oh, ow = _windows(x_shape, ph, pw, stride)
+    rows = np.arange(oh) * stride
+    cols = np.arange(ow) * stride
+    np.add.at(dx, (slice(None), slice(None), rows[:, None], cols[None, :]), dout)
+    return dx

@@ -1,0 +1,82 @@
+"""Result records: what a check found (CheckResult) and what a grading run produced (Report).
+
+Plain data so that every report format (terminal, JSON, later Gradescope/JUnit) renders the
+same facts; checks fill status/message/figures, the plan fills points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("passed", "failed", "error", "skipped")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check: a stable dotted id, a status and a message for the student."""
+
+    id: str
+    status: str
+    message: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    diagnosis: str | None = None  # code of a known mistake that explains a failure
+    score: float = 0.0
+    max_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"check {self.id}: unknown status {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+
+def passed(check_id: str, message: str = "", **figures: Any) -> CheckResult:
+    return CheckResult(check_id, "passed", message, figures)
+
+
+def failed(check_id: str, message: str, diagnosis: str | None = None, **figures: Any) -> CheckResult:
+    return CheckResult(check_id, "failed", message, figures, diagnosis)
+
+
+def error(check_id: str, message: str, **figures: Any) -> CheckResult:
+    return CheckResult(check_id, "error", message, figures)
+
+
+def skipped(check_id: str, message: str) -> CheckResult:
+    return CheckResult(check_id, "skipped", message)
+
+
+@dataclass
+class Report:
+    """Everything one grading run found about one submission."""
+
+    submission: str
+    rubric: str
+    checks: list[CheckResult]
+    seed: int
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    output: str = ""
+    seconds: float = 0.0
+    grader_version: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 6)
+
+    def by_id(self) -> dict[str, CheckResult]:
+        return {c.id: c for c in self.checks}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = self.score
+        data["max_score"] = self.max_score
+        return data

@@ -1,0 +1,72 @@
+"""A submission loaded in a sandboxed worker, kept alive across checks.
+
+Every call goes through :meth:`Session.call`; when a call kills the worker (timeout, crash,
+memory), the next call starts a fresh worker on the same copy and loads the submission
+again, so one bad check never takes the others down with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader import sandbox as sb
+
+#: Exceptions a call can raise that mean "this check could not get an answer".
+CallFailure = (sb.WorkerError, sb.StudentError)
+
+
+class Session:
+    """Talks to one submission's worker: loads it, restarts it after a crash."""
+
+    def __init__(self, sandbox: sb.Sandbox, manifest: dict | None = None):
+        self.sandbox = sandbox
+        self.manifest = manifest
+        self.inventory: dict[str, Any] = {}
+        self.load_error: str | None = None
+        self.restarts = 0
+        self._needs_load = True
+
+    def load(self) -> dict[str, Any]:
+        """Import the submission in the worker; returns what was found (see docs: `load`)."""
+        try:
+            header, _ = self.sandbox.request("load", {"manifest": self.manifest}, timeout=None)
+        except CallFailure as exc:
+            self.load_error = describe_failure(exc)
+            self.inventory = {}
+            self._needs_load = False
+            return self.inventory
+        self.inventory = header
+        self.load_error = None
+        self._needs_load = False
+        return header
+
+    def call(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
+             timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+        """One request to the worker; a dead worker is replaced (and reloaded) first."""
+        if not self.sandbox.alive:
+            self.sandbox.restart()
+            self.restarts += 1
+            self._needs_load = True
+        if self._needs_load:
+            self.load()
+        try:
+            return self.sandbox.request(op, header or {}, arrays or {}, timeout=timeout)
+        except sb.WorkerError:
+            self._needs_load = True
+            raise
+
+    def has_layer(self, key: str) -> bool:
+        return key in self.inventory.get("layers", {})
+
+    def has_network(self, key: str) -> bool:
+        return key in self.inventory.get("networks", {})
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-paragraph explanation of why a worker call gave no answer, for the student."""
+    if isinstance(exc, sb.StudentError):
+        where = f" ({exc.where})" if getattr(exc, "where", "") else ""
+        return f"your code raised {exc.type}: {exc.message}{where}"
+    return str(exc)
