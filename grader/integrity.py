@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Import of the grader's packages in any spelling a student might use.
+#: Import of the grader's packages in any spelling a student might use (also inside a
+#: notebook's JSON, where a source line starts with a quote).
 _PATTERNS = [
-    (re.compile(rb"^\s*(?:from|import)\s+(reference|grader|_gradeworker)\b", re.M), "imports the grader's {0} package"),
+    (re.compile(rb"^[\s\"]*(?:from|import)\s+(reference|grader|_gradeworker)\b", re.M), "imports the grader's {0} package"),
     (re.compile(rb"""(?:import_module|__import__)\(\s*['"](reference|grader|_gradeworker)\b"""), "imports the grader's {0} package"),
     (re.compile(rb"""['"][^'"\n]*(rubrics/[\w.-]+\.ya?ml|golden[\w.-]*)['"]"""), "reads the grader's file {0}"),
 ]

@@ -1,0 +1,94 @@
+"""`grade`: the command line. Thin: parses options, calls grader.grade.grade, renders the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+EPILOG = """\
+examples:
+  grade submissions/sample                       grade one submission (PA2 checks)
+  grade submissions/sample --data-dir ~/mnist    use MNIST from a folder of IDX .gz files
+  grade path/to/PA1.ipynb --assignment pa1       a notebook (its folder is graded)
+  grade submissions/sample --json report.json    also write the JSON report (- for stdout)
+
+MNIST is looked up in --data-dir, then $GRADER_DATA_DIR, then ~/.cache/grader/mnist.
+Without it, only the training checks are skipped.
+
+exit codes: 0 graded (whatever the score), 2 usage or grader-side error
+(missing submission, unknown assignment), 3 unexpected internal error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from grader.plan import PLANS
+
+    p = argparse.ArgumentParser(
+        prog="grade", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Grade a student's from-scratch MNIST networks: every layer's forward and backward, "
+                    "every network's gradient and a brief training run, in a sandbox.")
+    p.add_argument("submission", type=Path, help="a submission folder (Python files and/or notebooks)")
+    p.add_argument("--assignment", "-a", default="pa2", choices=sorted(PLANS),
+                   help="which assignment's checks to run (default: pa2)")
+    p.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
+    p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
+    p.add_argument("--seed", type=int, help="seed of the check inputs (default: derived from the submission)")
+    p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "unshare", "none"],
+                   help="sandbox mechanism (default: bubblewrap when available)")
+    p.add_argument("--call-timeout", type=float, help="seconds one call into student code may take")
+    p.add_argument("--timeout", type=float, help="seconds the whole submission may take")
+    p.add_argument("--memory-mb", type=int, help="memory limit of the student's worker process")
+    p.add_argument("--show-output", action="store_true", help="show what the student's code printed")
+    p.add_argument("--quiet", "-q", action="store_true", help="no terminal report (use with --json)")
+    return p
+
+
+def limits_from(args):
+    from grader.sandbox import Limits
+
+    overrides = {k: v for k, v in {"call_timeout": args.call_timeout, "total_timeout": args.timeout,
+                                   "memory_mb": args.memory_mb}.items() if v is not None}
+    return Limits(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    err = Console(stderr=True)
+    from grader.grade import GradeError, grade
+    from grader.report import json_report, terminal
+
+    try:
+        if args.quiet or args.json == "-":
+            report = grade(args.submission, assignment=args.assignment, data_dir=args.data_dir, seed=args.seed,
+                           limits=limits_from(args), isolation=args.isolation)
+        else:
+            with err.status("grading…") as status:
+                report = grade(args.submission, assignment=args.assignment, data_dir=args.data_dir,
+                               seed=args.seed, limits=limits_from(args), isolation=args.isolation,
+                               progress=lambda msg: status.update(f"grading: {msg}…"))
+    except (GradeError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        return 130
+    except Exception as exc:  # a grader bug: say so plainly, keep the traceback for the bug report
+        import traceback
+
+        err.print(f"[red]internal error in the grader (please report it):[/] {type(exc).__name__}: {exc}")
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+        return 3
+    if args.json == "-":
+        sys.stdout.write(json_report.dumps(report) + "\n")
+    elif args.json:
+        Path(args.json).write_text(json_report.dumps(report) + "\n")
+    if not args.quiet and args.json != "-":
+        terminal.render(report, Console(), show_output=args.show_output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

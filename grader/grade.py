@@ -1,0 +1,169 @@
+"""Grade one submission: load it in a sandboxed worker, run the plan's checks, score, report.
+
+This is the library entry point the CLI (and tests) call; it never raises for anything a
+submission does, only for grader-side problems (missing path, unknown assignment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import grader
+from grader import integrity, sandbox as sb
+from grader.checks import layers as layer_checks
+from grader.checks import networks as net_checks
+from grader.checks import training as train_checks
+from grader.plan import Plan, get_plan
+from grader.results import CheckResult, Report, error, failed, passed
+from grader.session import Session
+
+Progress = Callable[[str], None]
+
+
+class GradeError(Exception):
+    """A problem on the grader's side (bad path, bad option): shown to the user, no traceback."""
+
+
+def content_seed(root: Path, salt: str = "") -> int:
+    """A seed derived from the submission's files: the same submission always gets the same check
+    inputs (so grading is deterministic), but inputs cannot be known before the code is final."""
+    h = hashlib.sha256(salt.encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        rel = str(path.relative_to(root))
+        if "__pycache__" in rel:
+            continue
+        h.update(rel.encode())
+        try:
+            st = path.stat()
+            h.update(str(st.st_size).encode())
+            if st.st_size <= 5 * 1024 * 1024:
+                h.update(path.read_bytes())
+        except OSError:
+            continue
+    return int.from_bytes(h.digest()[:4], "big")
+
+
+def load_training_data(data_dir, seed: int, budget: train_checks.TrainingBudget):
+    """A seeded stratified MNIST subset for the brief-training checks, or (None, reason)."""
+    from reference import data as mnist
+
+    try:
+        directory = mnist.find_data_dir(data_dir)
+        _, train_labels = mnist.load_mnist("train", data_dir=directory, indices=np.arange(0))
+    except mnist.DataError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a broken data file must not stop the grading of the code
+        return None, f"MNIST could not be read: {exc}"
+    n_train = budget.steps * budget.batch_size + budget.trajectory_steps * budget.trajectory_batch
+    try:
+        train_idx = mnist.stratified_subset(train_labels, min(n_train, len(train_labels)), seed)
+        x, t = mnist.load_mnist("train", data_dir=directory, indices=train_idx)
+        _, test_labels = mnist.load_mnist("test", data_dir=directory, indices=np.arange(0))
+        test_idx = mnist.stratified_subset(test_labels, budget.held_out, seed)
+        xv, tv = mnist.load_mnist("test", data_dir=directory, indices=test_idx)
+    except mnist.DataError as exc:
+        return None, str(exc)
+    return train_checks.TrainingData(x, t, xv, tv), None
+
+
+def load_result(session: Session) -> CheckResult:
+    """`load`: did every file of the submission import, and what was left out."""
+    if session.load_error:
+        return error("load", f"your submission could not be loaded: {session.load_error}")
+    files = session.inventory.get("files", [])
+    broken = [f for f in files if f.get("status") != "ok"]
+    dropped = sum(len(f.get("dropped", [])) for f in files)
+    note = f"; {dropped} top-level statements (training, plotting, shell lines) were not run" if dropped else ""
+    if not files:
+        return failed("load", "no Python files or notebooks were found in the submission")
+    if broken:
+        lines = "\n  - ".join(f"{f['path']}: {f.get('error')}" for f in broken)
+        return failed("load", f"{len(broken)} of {len(files)} files failed to import (checks that need them "
+                              f"will fail):\n  - {lines}", files=len(files), dropped=dropped)
+    return passed("load", f"{len(files)} files imported{note}", files=len(files), dropped=dropped)
+
+
+def integrity_result(violations: list[integrity.Violation]) -> CheckResult:
+    if not violations:
+        return passed("integrity", "no attempt to reach the grader's code or answers")
+    lines = "\n  - ".join(map(str, violations[:10]))
+    return failed("integrity", f"integrity violation: the submission tries to reach the grader's code or answers "
+                               f"(those files are hidden from it; reported to the instructor):\n  - {lines}",
+                  diagnosis="integrity", violations=[str(v) for v in violations])
+
+
+def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=None, seed: int | None = None,
+          limits: sb.Limits | None = None, isolation: str = "auto",
+          budget: train_checks.TrainingBudget | None = None, progress: Progress | None = None) -> Report:
+    """Grade one submission folder and return its report (scored by the plan)."""
+    started = time.monotonic()
+    root = Path(submission)
+    if not root.exists():
+        raise GradeError(f"{root}: no such file or folder (give the folder of one submission)")
+    if root.is_file():
+        if root.suffix not in (".py", ".ipynb"):
+            raise GradeError(f"{root}: a submission is a folder, a .py file or a .ipynb notebook")
+        root = root.parent  # grade the folder holding the file
+    plan = assignment if isinstance(assignment, Plan) else get_plan(assignment)
+    budget = budget or train_checks.TrainingBudget()
+    limits = limits or sb.Limits()
+    seed = content_seed(root) if seed is None else seed
+    say = progress or (lambda _msg: None)
+
+    checks: list[CheckResult] = [integrity_result(integrity.scan(root))]
+    warnings: list[str] = []
+    say("loading MNIST for the training checks")
+    data, data_problem = load_training_data(data_dir, seed, budget)
+    if data_problem:
+        warnings.append(f"training checks skipped: {data_problem}")
+
+    say("starting the sandbox")
+    with sb.Sandbox(root, limits, isolation=isolation) as box:
+        session = Session(box)
+        say("importing the submission")
+        session.load()
+        checks.append(load_result(session))
+        timeout = limits.call_timeout
+        for key in plan.layers + tuple(k for k in plan.optional_layers if session.has_layer(k)):
+            say(f"checking layer {key}")
+            checks += layer_checks.judge(layer_checks.collect(session, key, seed, timeout=timeout))
+        for key in plan.networks:
+            say(f"checking network {key}")
+            checks += network_checks(session, key, seed, data, budget, limits, say)
+        sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts}
+        output = box.output()
+        files = session.inventory.get("files", [])
+        warnings += list(session.inventory.get("warnings", []))
+        warnings += list(getattr(box, "warnings", []))
+
+    for c in checks:
+        c.max_score = plan.points_for(c.id)
+        c.score = c.max_score if c.status == "passed" else 0.0
+    return Report(submission=str(submission), rubric=f"built-in:{plan.name}", checks=checks, seed=seed,
+                  sandbox=sandbox_info, files=files, warnings=warnings, output=output,
+                  seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__)
+
+
+def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,
+                   say: Progress) -> list[CheckResult]:
+    """Every check of one network, in order; later ones reuse what the architecture check learnt."""
+    t = limits.call_timeout
+    arch, ev = net_checks.check_architecture(session, key, seed, timeout=t)
+    images = None
+    if data is not None:
+        images = (data.x_valid[:64], data.t_valid[:64])
+    results = [arch,
+               net_checks.check_logits(session, ev, seed, timeout=t),
+               net_checks.check_gradient(session, ev, seed, timeout=t),
+               net_checks.check_gradcheck(session, ev, seed, timeout=t),
+               net_checks.check_initial_loss(session, ev, seed, images=images, timeout=t)]
+    say(f"training network {key} briefly")
+    train_timeout = max(t, limits.train_timeout)
+    results.append(train_checks.check_trajectory(session, ev, seed, data, budget, timeout=train_timeout))
+    results.append(train_checks.check_own_training(session, ev, seed, data, budget, timeout=train_timeout))
+    return results

@@ -1,0 +1,58 @@
+"""The rich terminal report: one table per group of checks, then what to fix, then totals."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from grader.results import Report
+
+STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
+MARK = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–"}
+
+
+def _group(check_id: str) -> str:
+    parts = check_id.split(".")
+    if parts[0] == "layers":
+        return "layers"
+    return parts[0] if len(parts) > 1 else "submission"
+
+
+def render(report: Report, console: Console, show_output: bool = False) -> None:
+    """Print the report for a person: a student fixing code or an instructor reviewing one."""
+    box = report.sandbox
+    console.print(Panel.fit(
+        f"[bold]{report.submission}[/]   rubric {report.rubric}   seed {report.seed}\n"
+        f"sandbox: {box.get('isolation')}" + (f" ({'; '.join(box.get('notes', []))})" if box.get("notes") else "")
+        + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
+        title="grade"))
+    for group, items in groupby(report.checks, key=lambda c: _group(c.id)):
+        table = Table(title=group, title_justify="left", show_lines=False, expand=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("", width=2)
+        table.add_column("points", justify="right", no_wrap=True)
+        table.add_column("result")
+        for c in items:
+            first = c.message.splitlines()[0] if c.message else ""
+            table.add_row(c.id, Text(MARK[c.status], style=STYLE[c.status]),
+                          f"{c.score:g}/{c.max_score:g}" if c.max_score else "",
+                          Text(first, style=None if c.status == "passed" else STYLE[c.status]))
+        console.print(table)
+    problems = [c for c in report.checks if c.status in ("failed", "error") and "\n" in c.message]
+    if problems:
+        console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), c.message + "\n")
+                                    for c in problems]), title="what to fix", title_align="left"))
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    if report.output and show_output:
+        console.print(Panel(report.output, title="your program's output (truncated)", title_align="left"))
+    elif report.output:
+        console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
+    counts = {s: sum(c.status == s for c in report.checks) for s in MARK}
+    console.print(f"[bold]score {report.score:g} / {report.max_score:g}[/]   "
+                  + "  ".join(f"[{STYLE[s]}]{n} {s}[/]" for s, n in counts.items() if n)
+                  + f"   ({report.seconds:.1f} s)")
