@@ -48,6 +48,6 @@ def scan(root: Path) -> list[Violation]:
             continue
         for pattern, what in _PATTERNS:
             for m in pattern.finditer(data):
-                line = data.count(b"\n", 0, m.start()) + 1
+                line = data.count(b"\n", 0, m.start(1)) + 1
                 found.append(Violation(str(path.relative_to(root)), line, what.format(m.group(1).decode(errors="replace"))))
     return found
