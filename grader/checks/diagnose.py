@@ -33,11 +33,12 @@ def _failing(ev, names) -> list:
 
 
 def _only_with_option(ev, failing, option: str) -> bool:
-    """True when every failing case uses a non-default option and every passing one does not."""
-    ran = [c for c in ev.cases if not c.problem]
+    """True when the cases that failed or raised are exactly those using an option (stride > 1,
+    pad > 0) and at least one case without it passed: the bug hides in that option."""
     default = {"stride": 1, "pad": 0}[option]
-    with_opt = {id(c) for c in ran if c.case.config.get(option, default) != default}
-    return bool(failing) and all(id(c) in with_opt for c in failing) and len(failing) < len(ran)
+    bad = {id(c) for c in failing} | {id(c) for c in ev.cases if c.problem}
+    with_opt = {id(c) for c in ev.cases if c.case.config.get(option, default) != default}
+    return bool(bad) and bad <= with_opt and len(bad) < len(ev.cases)
 
 
 def forward(ev) -> tuple[str | None, str | None]:
@@ -84,6 +85,9 @@ def forward(ev) -> tuple[str | None, str | None]:
 def backward(ev) -> tuple[str | None, str | None]:
     """(code, hint) for a backward mismatch, or (None, None)."""
     failing = _failing(ev, ["dx", "dW", "db"])
+    if ev.key in ("convolution", "pooling") and _only_with_option(ev, failing, "stride"):
+        return "stride_in_backward", ("wrong only in the cases with stride > 1: your backward (col2im) ignores "
+                                      "or mishandles the stride.")
     for c in failing:
         s, g = c.student, c.golden
         if "db" in g and (s.get("db") is None or not np.any(s["db"])) and np.any(g["db"]):
@@ -119,13 +123,12 @@ def backward(ev) -> tuple[str | None, str | None]:
             if np.isclose(s["dx"].sum(), g["dx"].sum()) and not _same(np.sign(s["dx"]) != 0, np.sign(g["dx"]) != 0):
                 return "maxpool_wrong_element", ("your backward routes the gradient to the wrong elements (the total "
                                                  "is right): it belongs to each window's argmax from the forward pass.")
-    if ev.key == "convolution" and _only_with_option(ev, failing, "stride"):
-        return "stride_in_backward", ("wrong only in the cases with stride > 1: your backward (col2im) ignores "
-                                      "or mishandles the stride.")
     if ev.key == "convolution" and _only_with_option(ev, failing, "pad"):
         return "padding_in_backward", ("wrong only in the cases with padding: remove the padding from dx "
                                        "(crop pad rows and columns) after col2im.")
-    if failing and all(_gradcheck_ok(c) for c in failing):
+    from grader.checks.layers import gradcheck_tolerance
+
+    if failing and all(_gradcheck_ok(c, gradcheck_tolerance(ev.key)) for c in failing):
         return "forward_wrong", ("your backward is consistent with your own forward, so the difference comes from "
                                  "the forward: fix the forward first.")
     return None, None
@@ -133,20 +136,21 @@ def backward(ev) -> tuple[str | None, str | None]:
 
 def gradcheck_hint(ev) -> str | None:
     """Which arrays' derivatives disagree with finite differences, in words."""
-    from grader.checks.compare import GRADCHECK_RTOL, scalar_rel_error
+    from grader.checks.compare import scalar_rel_error
+    from grader.checks.layers import gradcheck_tolerance
 
-    wrong = sorted({name for c in ev.cases for name, fd, an in c.directional
-                    if scalar_rel_error(fd, an) > GRADCHECK_RTOL})
+    rtol = gradcheck_tolerance(ev.key)
+    wrong = sorted({name for c in ev.cases for name, fd, an in c.directional if scalar_rel_error(fd, an) > rtol})
     if not wrong:
         return None
     names = {"x": "dx", "W": "dW", "b": "db"}
     return "the mismatch is in " + ", ".join(names[w] for w in wrong) + " (compare it with your forward's formula)."
 
 
-def _gradcheck_ok(c) -> bool:
-    from grader.checks.compare import GRADCHECK_RTOL, scalar_rel_error
+def _gradcheck_ok(c, rtol: float) -> bool:
+    from grader.checks.compare import scalar_rel_error
 
-    return bool(c.directional) and all(scalar_rel_error(fd, an) <= GRADCHECK_RTOL for _, fd, an in c.directional)
+    return bool(c.directional) and all(scalar_rel_error(fd, an) <= rtol for _, fd, an in c.directional)
 
 
 def _windows(shape, ph, pw, stride):

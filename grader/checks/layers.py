@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from grader.checks import diagnose
-from grader.checks.compare import (GRADCHECK_RTOL, LAYER_RTOL, LOSS_RTOL, fmt, rel_error,
-                                   scalar_rel_error)
+from grader.checks.compare import (GRADCHECK_RTOL, LAYER_RTOL, LOSS_RTOL, SOFTMAX_GRADCHECK_RTOL, fmt,
+                                   rel_error, scalar_rel_error)
 from grader.results import CheckResult, error, failed, passed, skipped
 from grader.validate import InvalidOutput, validate_array, validate_scalar
 from reference import layers as ref
@@ -328,20 +328,25 @@ def judge_gradcheck(ev: LayerEvidence) -> CheckResult:
     if not ran:
         first = next(c for c in ev.cases if c.problem or c.gradcheck_problem)
         return error(check_id, f"could not run the finite-difference check: {first.problem or first.gradcheck_problem}")
+    rtol = gradcheck_tolerance(ev.key)
     bad, worst = [], 0.0
     for c in ran:
         for name, fd, analytic in c.directional:
             err = scalar_rel_error(fd, analytic)
             worst = max(worst, err)
-            if err > GRADCHECK_RTOL:
+            if err > rtol:
                 bad.append(f"{c.case.name}: d/d{name} from your backward {fmt(analytic)}, "
                            f"finite differences of your forward {fmt(fd)}")
-    figures = {"max_rel_error": worst, "tolerance": GRADCHECK_RTOL, "cases": len(ran)}
+    figures = {"max_rel_error": worst, "tolerance": rtol, "cases": len(ran)}
     if not bad:
         return passed(check_id, f"your backward matches finite differences of your own forward "
                                 f"on {len(ran)} cases (max relative error {fmt(worst)})", **figures)
     return failed(check_id, _join("your backward is not the derivative of your own forward", bad,
                                   diagnose.gradcheck_hint(ev)), **figures)
+
+
+def gradcheck_tolerance(key: str) -> float:
+    return SOFTMAX_GRADCHECK_RTOL if key == "softmax" else GRADCHECK_RTOL
 
 
 def judge(ev: LayerEvidence) -> list[CheckResult]:
