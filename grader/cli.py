@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="grade", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Grade a student's from-scratch MNIST networks: every layer's forward and backward, "
                     "every network's gradient and a brief training run, in a sandbox.")
-    p.add_argument("submission", type=Path, help="a submission folder (Python files and/or notebooks)")
+    p.add_argument("submission", type=Path, nargs="?", help="a submission folder (Python files and/or notebooks)")
     p.add_argument("--assignment", "-a", default="pa2", choices=sorted(PLANS),
                    help="which assignment's checks to run (default: pa2)")
     p.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, help="memory limit of the student's worker process")
     p.add_argument("--show-output", action="store_true", help="show what the student's code printed")
     p.add_argument("--quiet", "-q", action="store_true", help="no terminal report (use with --json)")
+    p.add_argument("--download-mnist", action="store_true",
+                   help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
+                        "checksums, and exit")
     return p
 
 
@@ -55,8 +58,13 @@ def limits_from(args):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     err = Console(stderr=True)
+    if args.download_mnist:
+        return download(args.data_dir, err)
+    if args.submission is None:
+        parser.error("give a submission folder to grade (or --download-mnist)")
     from grader.grade import GradeError, grade
     from grader.report import json_report, terminal
 
@@ -87,6 +95,19 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json_report.dumps(report) + "\n")
     if not args.quiet and args.json != "-":
         terminal.render(report, Console(), show_output=args.show_output)
+    return 0
+
+
+def download(data_dir, err: Console) -> int:
+    """--download-mnist: fetch the four files with checksum verification."""
+    from reference import data
+
+    try:
+        dest = data.download_mnist(data_dir)
+    except (data.DataError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    err.print(f"MNIST is ready in {dest}")
     return 0
 
 

@@ -140,7 +140,9 @@ def check_own_training(session, ev: NetEvidence, seed: int, data: TrainingData |
     accuracy = float(np.mean(np.argmax(logits, axis=1) == tv))
     _, _, ref_accuracy = _reference_own_training(
         ev.spec.factory, tuple(sorted(ev.options.items())), seed, budget.steps, budget.batch_size, budget.lr, data)
-    threshold = max(0.15, ref_accuracy - budget.accuracy_margin)
+    # Relative to the reference under the same budget: where the handout's init needs longer
+    # than the budget to leave its plateau (an MLP at 0.01), the reference does not learn either.
+    threshold = max(0.0, ref_accuracy - budget.accuracy_margin)
     head, tail = float(np.mean(losses[:3])), float(np.mean(losses[-3:]))
     figures = {"losses": losses.tolist(), "accuracy": accuracy, "reference_accuracy": ref_accuracy,
                "threshold": threshold, "steps": budget.steps, "batch_size": budget.batch_size, "lr": budget.lr}

@@ -1,0 +1,761 @@
+"""Run a submission's code in a sandboxed worker process and talk to it (the parent side).
+
+The worker (``grader/worker``) is copied with the submission into a fresh temporary directory and
+started under bubblewrap when it works here: no network, a read-only view of the machine, the
+grader's own code, the reference, the rubrics, the data and other students' work hidden, a
+private ``/tmp`` holding the submission copy, all capabilities dropped, a pid namespace. Without
+bubblewrap it falls back to ``unshare --net`` (network cut) and, as root, to uid ``nobody``
+(writable: only the copy and world-writable places); failing that, rlimits only.
+``Sandbox.isolation`` says which was used and ``Sandbox.notes`` what that means.
+
+Memory: ``RLIMIT_AS`` = ``memory_mb`` per process. Measured on torch 2.13 CPU / numpy 2.4:
+``import torch`` plus a small float64 conv forward/backward needs an address-space limit of
+about 650 MB with one OpenMP thread and 700 MB with two (VmPeak ~585 MB, RSS ~225 MB), so the
+1024 MB default leaves ~350 MB for the student's arrays. A watchdog thread also sums the RSS of
+the whole process tree (forked children each get their own ``RLIMIT_AS``) and kills it past
+``memory_mb``.
+
+Fork bombs: as root ``RLIMIT_NPROC`` is ignored (and inside a user namespace it would count
+per uid), so it is set only when the worker runs as ``nobody``. The real defence is the
+watchdog counting the worker's process tree (kills past ``max_processes``), bubblewrap's pid
+namespace (killing its pid 1 takes every process in it down) and, on timeout or close, killing
+the process group and every descendant found in ``/proc``.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+import resource
+import select
+import shutil
+import signal
+import site
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grader.worker import protocol
+
+MB = 1024 * 1024
+NOBODY = 65534
+ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
+_WORKER_DIR = Path(__file__).resolve().parent / "worker"
+_BOOTSTRAP = """\
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _gradeworker.main import run
+run()
+"""
+
+
+@dataclass
+class Limits:
+    """Resource limits of one submission's worker."""
+
+    memory_mb: int = 1024         # RLIMIT_AS per process, and RSS of the whole process tree
+    cpu_seconds: int = 300        # RLIMIT_CPU per worker process (SIGXCPU, then SIGKILL 5 s later)
+    file_size_mb: int = 64        # RLIMIT_FSIZE
+    open_files: int = 256         # RLIMIT_NOFILE
+    call_timeout: float = 30.0    # seconds per request unless the caller says otherwise
+    train_timeout: float = 120.0  # seconds per training request (used by grade())
+    total_timeout: float = 600.0  # seconds for the whole submission, across calls and restarts
+    output_kb: int = 64           # captured stdout and stderr, each
+    max_message_mb: int = 256     # largest reply accepted from the worker
+    max_processes: int = 64       # processes in the worker's tree (and RLIMIT_NPROC as nobody)
+    copy_file_mb: int = 50        # submission files larger than this are not copied
+    copy_total_mb: int = 200      # copying stops once the submission reaches this size
+    tmp_mb: int = 512             # size of the private /tmp under bubblewrap
+
+
+# ---------------------------------------------------------------- errors
+
+class WorkerError(Exception):
+    """A request got no answer because of the worker (timeout, death, garbage); see subclasses."""
+
+
+class WorkerTimeout(WorkerError):
+    """The request took too long; the worker was killed."""
+
+
+class WorkerDied(WorkerError):
+    """The worker exited or was killed by a signal while serving a request."""
+
+    def __init__(self, message: str, returncode: int | None = None, signal_name: str | None = None):
+        super().__init__(message)
+        self.returncode = returncode
+        self.signal_name = signal_name
+
+
+class WorkerProtocolError(WorkerError):
+    """The worker sent something that is not a valid reply; it was killed."""
+
+
+class SandboxUnavailable(RuntimeError):
+    """The isolation mode that was asked for cannot work on this machine."""
+
+
+class StudentError(Exception):
+    """The student's code raised an exception (an ``ok: false`` reply); the worker lives on."""
+
+    def __init__(self, type: str, message: str, traceback: str = "", where: str = ""):
+        super().__init__(f"{type}: {message}")
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+        self.where = where
+
+
+# ---------------------------------------------------------------- isolation probes
+
+_PROBES: dict[str, tuple[list[str] | None, str]] = {}
+_PROBE_LOCK = threading.Lock()
+
+
+def _run_probe(cmd: list[str]) -> str | None:
+    """None if ``cmd`` succeeds, else why not."""
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()
+        return err[-1] if err else f"exit code {done.returncode}"
+    return None
+
+
+def _bwrap_base() -> list[str]:
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+
+
+def probe(mode: str) -> tuple[list[str] | None, str]:
+    """``(command prefix, note)`` for ``mode`` ("bwrap" or "unshare"), or ``(None, why not)``.
+
+    Probed once per process: each probe starts Python with numpy the way the worker will.
+    """
+    with _PROBE_LOCK:
+        if mode not in _PROBES:
+            _PROBES[mode] = _probe_bwrap() if mode == "bwrap" else _probe_unshare()
+        return _PROBES[mode]
+
+
+def _probe_bwrap() -> tuple[list[str] | None, str]:
+    if shutil.which("bwrap") is None:
+        return None, "bubblewrap (bwrap) not found"
+    why = _run_probe(_bwrap_base() + ["--tmpfs", "/tmp", "--", sys.executable, "-s", "-c", "import numpy"])
+    if why:
+        return None, f"bubblewrap does not work here ({why})"
+    return ["bwrap"], "bubblewrap: no network, read-only system, grader files hidden, private /tmp"
+
+
+def _probe_unshare() -> tuple[list[str] | None, str]:
+    if shutil.which("unshare") is None:
+        return None, "unshare not found"
+    check = [sys.executable, "-s", "-c", "import numpy"]
+    prefix = None
+    for candidate in (["unshare", "--net", "--"], ["unshare", "--user", "--map-root-user", "--net", "--"]):
+        if _run_probe(candidate + ["/bin/true"]) is None:
+            prefix = candidate
+            break
+    if prefix is None:
+        return None, "unshare --net is not permitted here"
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return prefix, "network cut via unshare"
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
+    if _run_probe(prefix + drop + ["--"] + check) is None:
+        return prefix + drop + ["--"], "network cut via unshare; runs as nobody (writes only to its copy and /tmp)"
+    # Python lives where nobody cannot read it (e.g. /root/.pyenv): keep only the right to read.
+    reader = ["--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search",
+              "--bounding-set=-all,+dac_read_search"]
+    if _run_probe(prefix + drop + reader + ["--"] + check) is None:
+        return (prefix + drop + reader + ["--"],
+                "network cut via unshare; runs as nobody with CAP_DAC_READ_SEARCH because Python is not "
+                "readable by nobody (it can read any file but writes only to its copy and /tmp)")
+    return prefix, "network cut via unshare; could not drop to nobody: the worker runs as root"
+
+
+# ---------------------------------------------------------------- processes
+
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, resident pages) for every process visible in /proc."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                rest = f.read().rsplit(b")", 1)[1].split()
+            table[int(name)] = (int(rest[1]), int(rest[21]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return table
+
+
+def _tree(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+    """``root`` and its descendants, parents before children."""
+    table = _process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    order, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        order.append(pid)
+        todo.extend(children.get(pid, []))
+    return order
+
+
+def _signal_tree(root: int, sig: int) -> int:
+    """Send ``sig`` to ``root``'s process group and every descendant; how many were found."""
+    pids = _tree(root)
+    for target in (lambda: os.killpg(root, sig), *[(lambda p=p: os.kill(p, sig)) for p in pids]):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(pids)
+
+
+def _signal_name(returncode: int, isolation: str) -> str | None:
+    signo = -returncode if returncode < 0 else None
+    if isolation == "bwrap" and returncode > 128:  # bwrap exits with 128 + the child's signal
+        signo = returncode - 128
+    try:
+        return signal.Signals(signo).name if signo else None
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- copying
+
+def copy_submission(src: Path, dst: Path, max_file: int, max_total: int) -> list[str]:
+    """Copy regular files of ``src`` into ``dst`` without following symlinks; warnings."""
+    warnings: list[str] = []
+    total = 0
+    dst.mkdir(parents=True)
+
+    def walk(folder: Path, target: Path) -> bool:
+        nonlocal total
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            warnings.append(f"{folder}: cannot be read ({exc.strerror}); not copied")
+            return True
+        for entry in entries:
+            rel = os.path.relpath(entry.path, src)
+            if entry.is_symlink():
+                warnings.append(f"{rel}: a symbolic link; not copied")
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name == "__pycache__":
+                    continue  # compiled bytecode could differ from the source that is checked
+                (target / entry.name).mkdir()
+                if not walk(Path(entry.path), target / entry.name):
+                    return False
+                continue
+            if not entry.is_file(follow_symlinks=False) or entry.name.endswith((".pyc", ".pyo")):
+                if not entry.is_file(follow_symlinks=False):
+                    warnings.append(f"{rel}: not a regular file; not copied")
+                continue
+            size = entry.stat(follow_symlinks=False).st_size
+            if size > max_file:
+                warnings.append(f"{rel}: {size / MB:.1f} MB is larger than the {max_file / MB:.0f} MB limit; not copied")
+                continue
+            if total + size > max_total:
+                warnings.append(f"the submission is larger than {max_total / MB:.0f} MB: files from {rel} on "
+                                f"were not copied")
+                return False
+            try:
+                _copy_file(entry.path, target / entry.name)
+            except OSError as exc:
+                warnings.append(f"{rel}: cannot be read ({exc.strerror}); not copied")
+                continue
+            total += size
+        return True
+
+    walk(src, dst)
+    return warnings
+
+
+def _copy_file(src: str, dst: Path) -> None:
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fin:
+        if not stat.S_ISREG(os.fstat(fin.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        with open(dst, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+
+
+def _rmtree(path: Path) -> None:
+    """Remove ``path`` even if the student made files read-only."""
+    def fix(func, p, _exc):
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
+
+
+# ---------------------------------------------------------------- output capture
+
+class _Capture:
+    """The first ``limit`` bytes of a stream; the rest counted and dropped."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.data = bytearray()
+        self.dropped = 0
+        self.lock = threading.Lock()
+
+    def add(self, chunk: bytes) -> None:
+        with self.lock:
+            room = self.limit - len(self.data)
+            self.data += chunk[:max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        with self.lock:
+            out = self.data.decode("utf-8", errors="replace")
+            if self.dropped:
+                out += f"\n... {self.dropped} bytes truncated"
+            return out
+
+
+def _drain(fd: int, capture: _Capture, stop: threading.Event) -> None:
+    """Read ``fd`` until EOF (or ``stop``), so a flooding worker never blocks on a full pipe."""
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                if stop.is_set():
+                    return
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            capture.add(chunk)
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+
+
+class _Expired(Exception):
+    pass
+
+
+class _DeadlineReader:
+    """A file-like ``readinto`` over a pipe fd that gives up at ``deadline``."""
+
+    def __init__(self, fd: int, deadline: float):
+        self.fd = fd
+        self.deadline = deadline
+
+    def readinto(self, view) -> int:
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, self.deadline - time.monotonic()))
+        if not ready:
+            raise _Expired
+        data = os.read(self.fd, min(len(view), 1 << 20))
+        view[:len(data)] = data
+        return len(data)
+
+
+# ---------------------------------------------------------------- the sandbox
+
+class Sandbox:
+    """One submission's worker: a temp copy, a sandboxed process, requests with time limits.
+
+    Use as a context manager. After a timeout, a death or a protocol error the worker is gone
+    (``alive`` is False); :meth:`restart` starts a fresh one on the same copy.
+    """
+
+    def __init__(self, submission_dir, limits: Limits | None = None, hide=(), isolation: str = "auto"):
+        self.submission_dir = Path(submission_dir).resolve()
+        self.limits = limits or Limits()
+        self.extra_hide = [Path(p) for p in hide]
+        requested = isolation if isolation != "auto" else os.environ.get("GRADER_ISOLATION", "auto")
+        if requested not in ISOLATION_MODES:
+            raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {requested!r}")
+        self.requested = requested
+        self.isolation = "none"
+        self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.tmp: Path | None = None
+        self.hidden: list[Path] = []
+        self._prefix: list[str] = []
+        self._as_nobody = False
+        self._proc: subprocess.Popen | None = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._kill_reason: str | None = None
+        self._req_w = self._rep_r = -1
+        self._deadline = float("inf")
+        self._stdout = _Capture(self.limits.output_kb * 1024)
+        self._stderr = _Capture(self.limits.output_kb * 1024)
+        self._closed = False
+
+    # -- lifecycle
+
+    def __enter__(self) -> "Sandbox":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            self.close()
+        except Exception:
+            pass
+        return False
+
+    def start(self) -> None:
+        """Copy the submission and the worker code, choose the isolation, start the worker."""
+        self._deadline = time.monotonic() + self.limits.total_timeout
+        self.tmp = Path(tempfile.mkdtemp(prefix="grader-"))
+        os.chmod(self.tmp, 0o755)
+        self.warnings += copy_submission(self.submission_dir, self.tmp / "submission",
+                                         self.limits.copy_file_mb * MB, self.limits.copy_total_mb * MB)
+        runtime = self.tmp / "runtime" / "_gradeworker"
+        runtime.mkdir(parents=True)
+        for src in sorted(_WORKER_DIR.glob("*.py")):
+            shutil.copyfile(src, runtime / src.name)
+        (self.tmp / "runtime" / "_gradeworker_main.py").write_text(_BOOTSTRAP)
+        self._choose_isolation()
+        if self._as_nobody:
+            for folder, dirs, files in os.walk(self.tmp / "submission"):
+                for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                    os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+        self._spawn()
+
+    def _choose_isolation(self) -> None:
+        order = ["bwrap", "unshare", "none"] if self.requested == "auto" else [self.requested]
+        skipped = []
+        for mode in order:
+            if mode == "none":
+                self.isolation, self._prefix = "none", []
+                break
+            prefix, note = probe(mode)
+            if prefix is not None:
+                self.isolation, self._prefix = mode, prefix
+                self.notes.append(note)
+                break
+            if self.requested != "auto":
+                raise SandboxUnavailable(f"isolation {mode!r} was asked for but {note}")
+            skipped.append(note)
+        self.notes[:0] = skipped
+        self._as_nobody = self.isolation == "unshare" and any(a.startswith("--reuid") for a in self._prefix)
+        if self.isolation == "bwrap":
+            self.hidden = self._hidden_paths()
+        else:
+            self.notes.append("the grader's and reference files are visible to the submission "
+                              "(only bubblewrap can hide them)")
+        if self.isolation == "none":
+            self.notes.append("no isolation: network and file system are open to the submission; rlimits only")
+
+    def _hidden_paths(self) -> list[Path]:
+        """The folders to cover with an empty read-only tmpfs inside the sandbox."""
+        grader_dir = Path(__file__).resolve().parent
+        wanted = [grader_dir, self.submission_dir.parent, *self.extra_hide]
+        spec = importlib.util.find_spec("reference")
+        if spec is not None and spec.origin:
+            wanted.append(Path(spec.origin).resolve().parent)
+        if (grader_dir.parent / "pyproject.toml").exists():
+            wanted += [grader_dir.parent, grader_dir.parent / "rubrics"]
+        if os.environ.get("GRADER_DATA_DIR"):
+            wanted.append(Path(os.environ["GRADER_DATA_DIR"]))
+        wanted.append(Path.home() / ".cache" / "grader")
+        protected = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, self.tmp, "/",
+                                                 os.path.dirname(os.path.realpath(sys.executable)),
+                                                 *site.getsitepackages())}
+        hidden: list[Path] = []
+        for path in wanted:
+            path = path.resolve()
+            if not path.exists() or path in hidden:
+                continue
+            if path == Path("/tmp") or Path("/tmp") in path.parents:
+                continue  # the sandbox's /tmp is a fresh tmpfs: already invisible
+            clash = [p for p in protected if p == path or path in p.parents]
+            if clash:
+                self.notes.append(f"{path} is not hidden: it contains {clash[0]}, which the worker needs")
+                continue
+            hidden.append(path)
+        # a folder inside another hidden one is hidden already (and cannot be mounted on)
+        return sorted(p for p in hidden if not any(q in p.parents for q in hidden))
+
+    def _command(self, req_r: int, rep_w: int) -> tuple[list[str], str]:
+        """The worker's command line and the directory to start it in."""
+        lim = self.limits
+        if self.isolation == "bwrap":
+            runtime, cwd = "/tmp/runtime", "/tmp/submission"
+            cmd = _bwrap_base() + ["--size", str(lim.tmp_mb * MB), "--tmpfs", "/tmp",
+                                   "--bind", str(self.tmp / "submission"), cwd,
+                                   "--ro-bind", str(self.tmp / "runtime"), runtime]
+            for path in self.hidden:
+                if path.is_dir():
+                    cmd += ["--size", str(64 * 1024), "--tmpfs", str(path), "--remount-ro", str(path)]
+                else:
+                    cmd += ["--ro-bind", "/dev/null", str(path)]
+            cmd += ["--chdir", cwd, "--"]
+            start_dir = str(self.tmp)
+        else:
+            runtime, cwd = str(self.tmp / "runtime"), str(self.tmp / "submission")
+            cmd = list(self._prefix)
+            start_dir = cwd
+        # Not -I: its -E would drop PYTHONHASHSEED (deterministic set order in student code); the
+        # environment is built from scratch below, so -s -P -B give the rest of -I's isolation.
+        cmd += [sys.executable, "-s", "-P", "-B", f"{runtime}/_gradeworker_main.py",
+                "--requests-fd", str(req_r), "--replies-fd", str(rep_w),
+                "--max-bytes", str(lim.max_message_mb * MB)]
+        return cmd, start_dir
+
+    def _environment(self) -> dict[str, str]:
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = os.environ.get(var, "1")
+        return env
+
+    def _rlimits(self) -> list[tuple[int, tuple[int, int]]]:
+        lim = self.limits
+        out = [(resource.RLIMIT_AS, (lim.memory_mb * MB,) * 2),
+               (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 5)),
+               (resource.RLIMIT_FSIZE, (lim.file_size_mb * MB,) * 2),
+               (resource.RLIMIT_NOFILE, (lim.open_files,) * 2),
+               (resource.RLIMIT_CORE, (0, 0))]
+        if self._as_nobody:
+            out.append((resource.RLIMIT_NPROC, (lim.max_processes,) * 2))
+        return out
+
+    def _spawn(self) -> None:
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        cmd, start_dir = self._command(req_r, rep_w)
+        limits = self._rlimits()
+
+        def preexec() -> None:  # only setrlimit: safe enough after fork in a threaded parent
+            for which, value in limits:
+                resource.setrlimit(which, value)
+
+        self._stop = threading.Event()
+        self._kill_reason = None
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, cwd=start_dir, env=self._environment(),
+                                          pass_fds=(req_r, rep_w), start_new_session=True, preexec_fn=preexec)
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self._req_w, self._rep_r = req_w, rep_r
+        os.set_blocking(req_w, False)
+        out_fd, err_fd = os.dup(self._proc.stdout.fileno()), os.dup(self._proc.stderr.fileno())
+        self._proc.stdout.close()
+        self._proc.stderr.close()
+        self._threads = [threading.Thread(target=_drain, args=(out_fd, self._stdout, self._stop), daemon=True),
+                         threading.Thread(target=_drain, args=(err_fd, self._stderr, self._stop), daemon=True),
+                         threading.Thread(target=self._watch, args=(self._proc, self._stop), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _watch(self, proc: subprocess.Popen, stop: threading.Event) -> None:
+        """Kill the worker's tree when it has too many processes or too much resident memory."""
+        page = os.sysconf("SC_PAGE_SIZE")
+        overhead = 3 if self.isolation == "bwrap" else 1  # bwrap's own processes
+        while not stop.wait(0.25) and proc.poll() is None:
+            table = _process_table()
+            pids = _tree(proc.pid, table)
+            rss = sum(table.get(p, (0, 0))[1] for p in pids) * page
+            if len(pids) > self.limits.max_processes + overhead:
+                self._kill_reason = f"it started more than {self.limits.max_processes} processes"
+            elif rss > self.limits.memory_mb * MB:
+                self._kill_reason = f"it used more than the memory limit of {self.limits.memory_mb} MB"
+            else:
+                continue
+            self._kill(proc)
+            return
+
+    def _kill(self, proc: subprocess.Popen | None = None, grace: float = 0.0) -> None:
+        """Stop the worker's whole tree (SIGTERM first if ``grace``), and reap it."""
+        proc = proc or self._proc
+        if proc is None:
+            return
+        if grace and proc.poll() is None:
+            _signal_tree(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        for _ in range(20):  # a fork bomb may add processes while we kill
+            if _signal_tree(proc.pid, signal.SIGKILL) <= 1 and proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _shutdown_worker(self, grace: float = 0.0) -> None:
+        """Close the pipes, kill and reap the worker, join the threads."""
+        proc = self._proc
+        if proc is not None:
+            if grace and proc.poll() is None and self._req_w >= 0:
+                os.close(self._req_w)  # EOF: a healthy worker leaves its loop and exits
+                self._req_w = -1
+                try:
+                    proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    pass
+            self._kill(proc, grace=grace)
+        for fd in (self._req_w, self._rep_r):
+            if fd >= 0:
+                os.close(fd)
+        self._req_w = self._rep_r = -1
+        self._stop.set()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(2)
+        self._threads = []
+
+    def restart(self) -> None:
+        """A fresh worker on the same copy of the submission (after a timeout, crash, ...)."""
+        if self.tmp is None or self._closed:
+            raise WorkerError("the sandbox is closed")
+        self._shutdown_worker()
+        if time.monotonic() >= self._deadline:
+            raise WorkerTimeout(f"the submission's total time limit of {self.limits.total_timeout:g} s is used up")
+        self._spawn()
+
+    def close(self) -> None:
+        """Stop the worker (SIGTERM, then SIGKILL), and delete the temporary copy."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._shutdown_worker(grace=0.5)
+        finally:
+            self._proc = None
+            if self.tmp is not None and self.tmp.exists():
+                _rmtree(self.tmp)
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker can take requests."""
+        return self._proc is not None and self._proc.poll() is None and self._rep_r >= 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def output(self) -> str:
+        """What the student's code printed (bounded; decoded with errors replaced)."""
+        out, err = self._stdout.text(), self._stderr.text()
+        return out + (f"\n[stderr]\n{err}" if err else "")
+
+    # -- talking
+
+    def request(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
+                timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+        """Send one request and wait for its reply; ``(header, arrays)`` of an ``ok`` reply.
+
+        Raises ``StudentError`` for an ``ok: false`` reply, ``WorkerTimeout`` / ``WorkerDied`` /
+        ``WorkerProtocolError`` when there is no reply (the worker is then dead: see ``restart``).
+        """
+        if not self.alive:
+            raise WorkerDied("the worker is not running (restart() starts a new one)")
+        limit = self.limits.call_timeout if timeout is None else float(timeout)
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            self._shutdown_worker()
+            raise WorkerTimeout(f"the submission's total time limit of {self.limits.total_timeout:g} s is used up")
+        wait = min(limit, left)
+        deadline = time.monotonic() + wait
+        message = dict(header or {})
+        message["op"] = op
+        data = protocol.encode(message, arrays or {})
+        try:
+            self._send(data, deadline)
+            reply, out = protocol.read_message(_DeadlineReader(self._rep_r, deadline),
+                                               self.limits.max_message_mb * MB)
+        except _Expired:
+            self._shutdown_worker()
+            total = " (the submission's total time limit)" if wait < limit else ""
+            raise WorkerTimeout(f"'{op}' timed out after {wait:g} s{total}; the worker was stopped") from None
+        except (BrokenPipeError, protocol.EndOfStream):
+            raise self._death(op) from None
+        except protocol.ProtocolError as exc:
+            if self._wait_exit(1.0) is not None:
+                raise self._death(op) from None
+            self._shutdown_worker()
+            raise WorkerProtocolError(f"'{op}': the worker sent a malformed reply ({exc}); it was stopped") from None
+        if reply.get("ok") is True:
+            return reply, out
+        err = reply.get("error")
+        if reply.get("ok") is False and isinstance(err, dict):
+            return self._raise_student(err)
+        self._shutdown_worker()
+        raise WorkerProtocolError(f"'{op}': the worker's reply has neither ok: true nor an error; it was stopped")
+
+    @staticmethod
+    def _raise_student(err: dict):
+        text = {k: str(err.get(k, ""))[:10000] for k in ("type", "message", "traceback", "where")}
+        raise StudentError(text["type"] or "Exception", text["message"], text["traceback"], text["where"])
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [self._req_w], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise _Expired
+            try:
+                view = view[os.write(self._req_w, view[:1 << 20]):]
+            except BlockingIOError:
+                continue
+
+    def _wait_exit(self, seconds: float) -> int | None:
+        try:
+            return self._proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _death(self, op: str) -> WorkerError:
+        """The error to raise when the worker stopped answering during ``op``."""
+        code = self._wait_exit(2.0)
+        reason = self._kill_reason
+        self._shutdown_worker()
+        if code is None:
+            return WorkerProtocolError(f"'{op}': the worker closed its reply channel without exiting; it was stopped")
+        name = _signal_name(code, self.isolation)
+        mem = self.limits.memory_mb
+        if reason:
+            what, hint = "was stopped", f"{reason}"
+        elif name:
+            what = f"was killed by {name}"
+            hint = {"SIGKILL": f"most likely the memory limit of {mem} MB (the kernel kills a process that runs "
+                               "out of memory)",
+                    "SIGSEGV": "a segmentation fault: C code (ctypes, an extension) read invalid memory, or an "
+                               f"allocation failed at the memory limit of {mem} MB",
+                    "SIGABRT": f"aborted; often an allocation that failed at the memory limit of {mem} MB",
+                    "SIGBUS": f"a bus error; often memory exhaustion (limit {mem} MB)",
+                    "SIGXCPU": f"the CPU time limit of {self.limits.cpu_seconds} s was used up",
+                    "SIGXFSZ": f"it wrote a file larger than {self.limits.file_size_mb} MB"}.get(name, "")
+        else:
+            what = f"exited with code {code}"
+            hint = "the code called os._exit() or ended the interpreter"
+        return WorkerDied(f"the worker {what} during '{op}'" + (f": {hint}" if hint else ""),
+                          returncode=code, signal_name=name)
