@@ -226,6 +226,7 @@ def load_submission(root, manifest: dict | None = None) -> Inventory:
     root = Path(root).resolve()
     inv = Inventory(root)
     sys.dont_write_bytecode = True
+    _STUB_WARNINGS.clear()
     install_stubs(root)
     if manifest is None:
         manifest = read_manifest(root, inv.warnings)
