@@ -27,6 +27,7 @@ class Session:
         self.load_error: str | None = None
         self.restarts = 0
         self._needs_load = True
+        self._restart_next = False
 
     def load(self) -> dict[str, Any]:
         """Import the submission in the worker; returns what was found (see docs: `load`)."""
@@ -45,16 +46,22 @@ class Session:
     def call(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
              timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
         """One request to the worker; a dead worker is replaced (and reloaded) first."""
-        if not self.sandbox.alive:
+        if not self.sandbox.alive or self._restart_next:
             self.sandbox.restart()
             self.restarts += 1
             self._needs_load = True
+            self._restart_next = False
         if self._needs_load:
             self.load()
         try:
             return self.sandbox.request(op, header or {}, arrays or {}, timeout=timeout)
         except sb.WorkerError:
             self._needs_load = True
+            raise
+        except sb.StudentError as exc:
+            # Out of memory leaves the worker's heap fragmented and half-full: start afresh.
+            if exc.type == "MemoryError" or "allocate memory" in exc.message:
+                self._restart_next = True
             raise
 
     def has_layer(self, key: str) -> bool:

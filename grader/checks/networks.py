@@ -24,7 +24,11 @@ LN10 = math.log(10.0)
 #: A fresh 10-class network should start within this of ln(10) (the seeds: 2.3009..2.3025).
 INITIAL_LOSS_TOL = 0.3
 #: Step for the network finite differences (weights of He scale).
-NET_STEP = 1e-5
+NET_STEP = 1e-6
+#: Coordinates perturbed together per parameter: a direction along *every* weight of a conv
+#: layer moves thousands of ReLU units at once and some cross their kink; a few sampled
+#: coordinates keep the finite difference on one smooth piece.
+COORDINATES = 3
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[Chec
         return failed(check_id, ev.problem, diagnosis="missing"), ev
     try:
         ev.handle, ev.param_names, ev.initial = new_network(session, key, seed, timeout)
-    except (CallFailure, InvalidOutput) as exc:
+    except (*CallFailure, InvalidOutput) as exc:
         ev.problem = f"could not construct your network: {describe_failure(exc) if isinstance(exc, CallFailure) else exc}"
         return error(check_id, ev.problem), ev
     shapes = [ev.initial[n].shape for n in ev.param_names]
@@ -290,7 +294,7 @@ def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckR
         out = _eval(session, ev, x, t, ["gradient"], timeout)
         for name in ev.param_names:
             g = validate_array(f"gradient of {name}", out.get(f"grad.{name}"), shape=params[name].shape)
-            v = rng.standard_normal(params[name].shape)
+            v = sparse_direction(rng, params[name].shape)
             losses = []
             for sign in (1.0, -1.0):
                 moved = dict(params, **{name: params[name] + sign * NET_STEP * v})
@@ -303,7 +307,8 @@ def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckR
         return error(check_id, describe_failure(exc))
     except InvalidOutput as exc:
         return failed(check_id, str(exc), diagnosis="invalid_output")
-    errors = {n: scalar_rel_error(fd, an) for n, fd, an in rows}
+    # floor: rounding noise of the loss difference is ~1e-9; a derivative of that size is zero.
+    errors = {n: scalar_rel_error(fd, an, floor=1e-4) for n, fd, an in rows}
     wrong = [n for n, e in errors.items() if e > NETWORK_GRADCHECK_RTOL]
     figures = {"max_rel_error": max(errors.values()), "per_parameter": errors, "tolerance": NETWORK_GRADCHECK_RTOL}
     if not wrong:
@@ -312,6 +317,14 @@ def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckR
     return failed(check_id, f"gradient() disagrees with finite differences of your own loss() for "
                             f"{', '.join(wrong)}. " + locate_backward_bug(ev.param_names, wrong),
                   diagnosis="gradient", **figures)
+
+
+def sparse_direction(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A random direction that is non-zero on a few sampled coordinates only."""
+    v = np.zeros(int(np.prod(shape)))
+    picks = rng.choice(v.size, size=min(COORDINATES, v.size), replace=False)
+    v[picks] = rng.choice([-1.0, 1.0], size=picks.size)
+    return v.reshape(shape)
 
 
 def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout=None) -> CheckResult:
@@ -323,7 +336,7 @@ def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout
         return failed(check_id, ev.problem or missing_network_message(ev.key), diagnosis="missing")
     if not ev.initial:
         return skipped(check_id, f"skipped: {ev.problem}")
-    x, t = images if images is not None else probe_batch(seed, n=64)
+    x, t = images if images is not None else probe_batch(seed, n=16)
     try:
         _recreate(session, ev, seed, timeout)
         session.call("net_set_params", {"handle": ev.handle}, ev.initial, timeout=timeout)

@@ -13,6 +13,7 @@ unless the request gives ``root``.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -109,8 +110,14 @@ def op_layer_forward_batch(header: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 def op_net_new(header: dict, arrays: dict) -> tuple[dict, dict]:
-    """Construct a network (seeded); reply with a handle, parameter names and initial params."""
+    """Construct a network (seeded); reply with a handle, parameter names and initial params.
+
+    Only one network lives at a time: earlier handles are dropped first, because a textbook
+    network keeps its last forward pass (im2col buffers of tens of MB) on its layers.
+    """
     found = _inventory().network(header.get("net"))
+    _state["nets"].clear()
+    gc.collect()
     with student_stdout():
         net = adapters.NetworkAdapter.create(found, header.get("kwargs") or {}, header.get("seed"))
         params = net.get_params()
