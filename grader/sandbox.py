@@ -8,12 +8,14 @@ bubblewrap it falls back to ``unshare --net`` (network cut) and, as root, to uid
 (writable: only the copy and world-writable places); failing that, rlimits only.
 ``Sandbox.isolation`` says which was used and ``Sandbox.notes`` what that means.
 
-Memory: ``RLIMIT_AS`` = ``memory_mb`` per process. Measured on torch 2.13 CPU / numpy 2.4:
-``import torch`` plus a small float64 conv forward/backward needs an address-space limit of
-about 650 MB with one OpenMP thread and 700 MB with two (VmPeak ~585 MB, RSS ~225 MB), so the
-1024 MB default leaves ~350 MB for the student's arrays. A watchdog thread also sums the RSS of
-the whole process tree (forked children each get their own ``RLIMIT_AS``) and kills it past
-``memory_mb``.
+Memory: ``memory_mb`` bounds the resident memory (RSS) of the worker's whole process tree,
+enforced by a watchdog thread that polls ``/proc`` and kills the tree past it; ``RLIMIT_AS`` is a
+backstop at twice that per process (so a fast allocation cannot outrun the watchdog by much).
+Why not ``RLIMIT_AS = memory_mb``: measured on torch 2.13 CPU / numpy 2.4, ``import torch`` plus a
+small float64 conv forward/backward needs an address-space limit of about 650 MB with one
+OpenMP thread and 700 MB with two (VmPeak ~585 MB while RSS is only ~225 MB). At 1024 MB that
+works, but a correct DLFS two-layer CNN then fails its training batch with MemoryError
+(im2col of conv2 alone is 172 MB), because most of the address space is torch's reservation.
 
 Fork bombs: as root ``RLIMIT_NPROC`` is ignored (and inside a user namespace it would count
 per uid), so it is set only when the worker runs as ``nobody``. The real defence is the
@@ -61,7 +63,7 @@ run()
 class Limits:
     """Resource limits of one submission's worker."""
 
-    memory_mb: int = 1024         # RLIMIT_AS per process, and RSS of the whole process tree
+    memory_mb: int = 1024         # RSS of the worker's process tree; RLIMIT_AS is twice this
     cpu_seconds: int = 300        # RLIMIT_CPU per worker process (SIGXCPU, then SIGKILL 5 s later)
     file_size_mb: int = 64        # RLIMIT_FSIZE
     open_files: int = 256         # RLIMIT_NOFILE
@@ -70,7 +72,7 @@ class Limits:
     total_timeout: float = 600.0  # seconds for the whole submission, across calls and restarts
     output_kb: int = 64           # captured stdout and stderr, each
     max_message_mb: int = 256     # largest reply accepted from the worker
-    max_processes: int = 64       # processes in the worker's tree (and RLIMIT_NPROC as nobody)
+    max_processes: int = 64       # processes in the worker's tree (RLIMIT_NPROC too, as nobody)
     copy_file_mb: int = 50        # submission files larger than this are not copied
     copy_total_mb: int = 200      # copying stops once the submission reaches this size
     tmp_mb: int = 512             # size of the private /tmp under bubblewrap
@@ -201,6 +203,22 @@ def _process_table() -> dict[int, tuple[int, int]]:
     return table
 
 
+def _tasks_of(uid: int) -> int:
+    """How many threads (what RLIMIT_NPROC counts) processes of ``uid`` have right now."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            info = dict(line.split(":", 1) for line in Path(f"/proc/{name}/status").read_text().splitlines()
+                        if line.startswith(("Uid:", "Threads:")))
+            if int(info["Uid"].split()[0]) == uid:
+                total += int(info["Threads"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return total
+
+
 def _tree(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
     """``root`` and its descendants, parents before children."""
     table = _process_table() if table is None else table
@@ -218,9 +236,13 @@ def _tree(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[in
 def _signal_tree(root: int, sig: int) -> int:
     """Send ``sig`` to ``root``'s process group and every descendant; how many were found."""
     pids = _tree(root)
-    for target in (lambda: os.killpg(root, sig), *[(lambda p=p: os.kill(p, sig)) for p in pids]):
+    try:
+        os.killpg(root, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for pid in pids:
         try:
-            target()
+            os.kill(pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
     return len(pids)
@@ -402,6 +424,8 @@ class Sandbox:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._kill_reason: str | None = None
+        self._served = 0
+        self.peak_rss_mb = 0.0  # largest resident memory of the worker's tree seen by the watchdog
         self._req_w = self._rep_r = -1
         self._deadline = float("inf")
         self._stdout = _Capture(self.limits.output_kb * 1024)
@@ -534,13 +558,15 @@ class Sandbox:
 
     def _rlimits(self) -> list[tuple[int, tuple[int, int]]]:
         lim = self.limits
-        out = [(resource.RLIMIT_AS, (lim.memory_mb * MB,) * 2),
+        out = [(resource.RLIMIT_AS, (2 * lim.memory_mb * MB,) * 2),  # backstop; see the module doc
                (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 5)),
                (resource.RLIMIT_FSIZE, (lim.file_size_mb * MB,) * 2),
                (resource.RLIMIT_NOFILE, (lim.open_files,) * 2),
                (resource.RLIMIT_CORE, (0, 0))]
         if self._as_nobody:
-            out.append((resource.RLIMIT_NPROC, (lim.max_processes,) * 2))
+            # RLIMIT_NPROC counts every task of the uid, other submissions' workers included
+            allowed = _tasks_of(NOBODY) + lim.max_processes
+            out.append((resource.RLIMIT_NPROC, (allowed, allowed)))
         return out
 
     def _spawn(self) -> None:
@@ -555,6 +581,7 @@ class Sandbox:
 
         self._stop = threading.Event()
         self._kill_reason = None
+        self._served = 0
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, cwd=start_dir, env=self._environment(),
@@ -577,10 +604,11 @@ class Sandbox:
         """Kill the worker's tree when it has too many processes or too much resident memory."""
         page = os.sysconf("SC_PAGE_SIZE")
         overhead = 3 if self.isolation == "bwrap" else 1  # bwrap's own processes
-        while not stop.wait(0.25) and proc.poll() is None:
+        while not stop.wait(0.2) and proc.poll() is None:
             table = _process_table()
             pids = _tree(proc.pid, table)
             rss = sum(table.get(p, (0, 0))[1] for p in pids) * page
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / MB)
             if len(pids) > self.limits.max_processes + overhead:
                 self._kill_reason = f"it started more than {self.limits.max_processes} processes"
             elif rss > self.limits.memory_mb * MB:
@@ -703,6 +731,7 @@ class Sandbox:
                 raise self._death(op) from None
             self._shutdown_worker()
             raise WorkerProtocolError(f"'{op}': the worker sent a malformed reply ({exc}); it was stopped") from None
+        self._served += 1
         if reply.get("ok") is True:
             return reply, out
         err = reply.get("error")
@@ -755,7 +784,8 @@ class Sandbox:
                     "SIGXCPU": f"the CPU time limit of {self.limits.cpu_seconds} s was used up",
                     "SIGXFSZ": f"it wrote a file larger than {self.limits.file_size_mb} MB"}.get(name, "")
         else:
-            what = f"exited with code {code}"
-            hint = "the code called os._exit() or ended the interpreter"
+            last = (self._stderr.text().strip().splitlines() or [""])[-1] if code else ""
+            what = f"exited with code {code}" + ("" if self._served else " before its first reply")
+            hint = last[:300] or "the code called os._exit() or ended the interpreter"
         return WorkerDied(f"the worker {what} during '{op}'" + (f": {hint}" if hint else ""),
                           returncode=code, signal_name=name)

@@ -1,10 +1,12 @@
 """The worker's request loop: read a request, run the op, write a reply, repeat until EOF.
 
-Runs inside the sandbox, started by ``grader.sandbox`` as ``python -I
-<runtime>/_gradeworker_main.py --requests-fd R --replies-fd W --max-bytes N`` (a bootstrap that
-puts ``<runtime>`` on ``sys.path`` and calls :func:`run`; ``-I`` ignores the environment and the
-user site). The fds may also come from ``GRADEWORKER_FDS="R,W"``. The working directory is the
-submission's root. fds 1 and 2 belong to the student's output: the protocol never uses them.
+Runs inside the sandbox, started by ``grader.sandbox`` as ``python -s -P -B
+<runtime>/_gradeworker_main.py --requests-fd R --replies-fd W --max-bytes N``: a bootstrap that
+puts ``<runtime>`` (holding this package as ``_gradeworker``) on ``sys.path`` and calls
+:func:`run`. That is ``-I`` without ``-E``: the parent builds the environment from scratch, and
+``-E`` would drop its ``PYTHONHASHSEED=0``. The fds may also come from ``GRADEWORKER_FDS="R,W"``.
+The working directory is the submission's root. fds 1 and 2 belong to the student's output:
+the protocol never uses them.
 
 Every request is handled inside ``try/except BaseException``: anything student code raises
 (``SystemExit`` and ``KeyboardInterrupt`` included) becomes an ``ok: false`` reply and the loop
@@ -44,6 +46,10 @@ _EndOfStream = protocol.EndOfStream
 _asarray = np.asarray
 _stdout, _stderr = sys.stdout, sys.stderr
 
+# encoded in advance: the reply of last resort must not depend on anything student code can break
+_UNREPORTABLE = _encode({"ok": False, "error": {"type": "WorkerError", "traceback": "", "where": "",
+                                                "message": "the error could not be reported (was json, numpy "
+                                                           "or the worker modified by the submission?)"}}, {})
 MAX_MESSAGE = 2000
 MAX_TRACEBACK = 8000
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -165,8 +171,7 @@ def handle(header: dict, arrays: dict) -> bytes:
         try:
             return _encode({"ok": False, "error": error_info(exc)}, {})
         except BaseException:
-            return _encode({"ok": False, "error": {"type": "WorkerError", "message": "unreportable error",
-                                                  "traceback": "", "where": ""}}, {})
+            return _UNREPORTABLE
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -53,8 +53,9 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in a message header")
 
 
-_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=True, separators=(",", ":"))
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# bound methods: patching json.JSONEncoder.encode / JSONDecoder.decode later changes nothing here
+_json_encode = json.JSONEncoder(allow_nan=False, ensure_ascii=True, separators=(",", ":")).encode
+_json_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 def encode(header: dict, arrays: dict | None = None) -> bytes:
@@ -71,7 +72,7 @@ def encode(header: dict, arrays: dict | None = None) -> bytes:
     head = dict(header)
     head["arrays"] = listing
     try:
-        head_bytes = _ENCODER.encode(head).encode("utf-8")
+        head_bytes = _json_encode(head).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"message header cannot be sent as JSON: {exc}") from None
     payload_len = HEADER_LENGTH_BYTES + len(head_bytes) + sum(map(len, blobs))
@@ -146,7 +147,7 @@ def decode_payload(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     if body_start > len(payload):
         raise ProtocolError(f"header length {head_len} runs past the end of the message ({len(payload)} bytes)")
     try:
-        header = _DECODER.decode(payload[HEADER_LENGTH_BYTES:body_start].decode("utf-8"))
+        header = _json_decode(payload[HEADER_LENGTH_BYTES:body_start].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"message header is not valid JSON: {exc}") from None
     if not isinstance(header, dict):
