@@ -114,10 +114,12 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
 
     checks: list[CheckResult] = [integrity_result(integrity.scan(root))]
     warnings: list[str] = []
-    say("loading MNIST for the training checks")
-    data, data_problem = load_training_data(data_dir, seed, budget)
-    if data_problem:
-        warnings.append(f"training checks skipped: {data_problem}")
+    data = None
+    if plan.networks and {"trajectory", "training"} & set(plan.network_checks):
+        say("loading MNIST for the training checks")
+        data, data_problem = load_training_data(data_dir, seed, budget)
+        if data_problem:
+            warnings.append(f"training checks skipped: {data_problem}")
 
     say("starting the sandbox")
     with sb.Sandbox(root, limits, isolation=isolation) as box:
@@ -131,7 +133,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             checks += layer_checks.judge(layer_checks.collect(session, key, seed, timeout=timeout))
         for key in plan.networks:
             say(f"checking network {key}")
-            checks += network_checks(session, key, seed, data, budget, limits, say)
+            checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks)
         sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts}
         output = box.output()
         files = session.inventory.get("files", [])
@@ -147,20 +149,24 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
 
 
 def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,
-                   say: Progress) -> list[CheckResult]:
-    """Every check of one network, in order; later ones reuse what the architecture check learnt."""
+                   say: Progress, wanted: tuple[str, ...]) -> list[CheckResult]:
+    """The plan's checks of one network, in order; later ones reuse what the architecture check learnt."""
     t = limits.call_timeout
     arch, ev = net_checks.check_architecture(session, key, seed, timeout=t)
-    images = None
-    if data is not None:
-        images = (data.x_valid[:16], data.t_valid[:16])  # small: textbook im2col is ~4 MB per image
-    results = [arch,
-               net_checks.check_logits(session, ev, seed, timeout=t),
-               net_checks.check_gradient(session, ev, seed, timeout=t),
-               net_checks.check_gradcheck(session, ev, seed, timeout=t),
-               net_checks.check_initial_loss(session, ev, seed, images=images, timeout=t)]
-    say(f"training network {key} briefly")
+    images = None if data is None else (data.x_valid[:16], data.t_valid[:16])  # small: textbook im2col is ~4 MB per image
     train_timeout = max(t, limits.train_timeout)
-    results.append(train_checks.check_trajectory(session, ev, seed, data, budget, timeout=train_timeout))
-    results.append(train_checks.check_own_training(session, ev, seed, data, budget, timeout=train_timeout))
+    later = {
+        "logits": lambda: net_checks.check_logits(session, ev, seed, timeout=t),
+        "gradient": lambda: net_checks.check_gradient(session, ev, seed, timeout=t),
+        "gradcheck": lambda: net_checks.check_gradcheck(session, ev, seed, timeout=t),
+        "initial_loss": lambda: net_checks.check_initial_loss(session, ev, seed, images=images, timeout=t),
+        "trajectory": lambda: train_checks.check_trajectory(session, ev, seed, data, budget, timeout=train_timeout),
+        "training": lambda: train_checks.check_own_training(session, ev, seed, data, budget, timeout=train_timeout),
+    }
+    results = [arch]
+    for name in wanted:
+        if name in later:
+            if name == "trajectory":
+                say(f"training network {key} briefly")
+            results.append(later[name]())
     return results

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: The checks run on every network, in order (later ones reuse what architecture learnt).
+NETWORK_CHECKS = ("architecture", "logits", "gradient", "gradcheck", "initial_loss", "trajectory", "training")
+
 #: Points per check kind (the last part of a check id).
 DEFAULT_POINTS = {
     "forward": 1.0, "backward": 1.0, "gradcheck": 1.0,
@@ -24,6 +27,7 @@ class Plan:
     layers: tuple[str, ...]
     networks: tuple[str, ...]
     optional_layers: tuple[str, ...] = ()   # checked when present, worth no points
+    network_checks: tuple[str, ...] = NETWORK_CHECKS
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
 
     def points_for(self, check_id: str) -> float:

@@ -140,7 +140,8 @@ def gradcheck_hint(ev) -> str | None:
     from grader.checks.layers import gradcheck_tolerance
 
     rtol = gradcheck_tolerance(ev.key)
-    wrong = sorted({name for c in ev.cases for name, fd, an in c.directional if scalar_rel_error(fd, an) > rtol})
+    wrong = sorted({name for c in ev.cases for name, fd, an, typ in c.directional
+                    if scalar_rel_error(fd, an, floor=typ) > rtol})
     if not wrong:
         return None
     names = {"x": "dx", "W": "dW", "b": "db"}
@@ -150,7 +151,7 @@ def gradcheck_hint(ev) -> str | None:
 def _gradcheck_ok(c, rtol: float) -> bool:
     from grader.checks.compare import scalar_rel_error
 
-    return bool(c.directional) and all(scalar_rel_error(fd, an) <= rtol for _, fd, an in c.directional)
+    return bool(c.directional) and all(scalar_rel_error(fd, an, floor=typ) <= rtol for _, fd, an, typ in c.directional)
 
 
 def _windows(shape, ph, pw, stride):
