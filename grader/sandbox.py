@@ -76,6 +76,7 @@ class Limits:
     copy_file_mb: int = 50        # submission files larger than this are not copied
     copy_total_mb: int = 200      # copying stops once the submission reaches this size
     tmp_mb: int = 512             # size of the private /tmp under bubblewrap
+    threads: int = 2              # BLAS/OpenMP threads of the worker (the parent waits meanwhile)
 
 
 # ---------------------------------------------------------------- errors
@@ -553,7 +554,7 @@ class Sandbox:
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = os.environ.get(var, "1")
+            env[var] = str(self.limits.threads)
         return env
 
     def _rlimits(self) -> list[tuple[int, tuple[int, int]]]:

@@ -27,15 +27,17 @@ class TrainingBudget:
     lr: float = 0.1
     # Batches are smaller than the handout's 100 on purpose: a textbook im2col over a whole
     # batch of the PA2 CNN's second conv takes ~11 MB per image (forward and backward), and
-    # the worker must fit in the memory limit. 30 x 32 images is one short epoch.
+    # the worker must fit in the memory limit. 16 x 32 images is one short epoch: a textbook
+    # (6-D transpose) im2col CNN takes ~0.5 s per step here, so this is what a minute affords.
     batch_size: int = 32
-    steps: int = 30            # own-training steps
-    held_out: int = 500
+    steps: int = 16            # own-training steps
+    held_out: int = 300
     eval_batch: int = 50       # images per forward when measuring accuracy
     trajectory_steps: int = 4
     trajectory_batch: int = 16
-    #: The student's accuracy may be this much below the reference's (own init, same budget).
-    accuracy_margin: float = 0.2
+    #: The student's accuracy may be this much below the reference's (own init, same budget):
+    #: after 16 steps from the handout's small init, accuracies still vary by ~0.2 with the seed.
+    accuracy_margin: float = 0.25
 
 
 def _batches(x: np.ndarray, t: np.ndarray, steps: int, batch: int, seed: int):
@@ -50,7 +52,7 @@ def reference_sgd(net, xb: np.ndarray, tb: np.ndarray, lr: float) -> np.ndarray:
     losses = []
     for x, t in zip(xb, tb):
         grads = net.gradient(x, t)
-        losses.append(net.loss(x, t))
+        losses.append(net.last_layer.loss)  # gradient() ran the forward pass already
         for k in net.params:
             net.params[k] -= lr * grads[k]
     return np.array(losses)
