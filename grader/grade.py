@@ -82,7 +82,8 @@ def load_result(session: Session) -> CheckResult:
         lines = "\n  - ".join(f"{f['path']}: {f.get('error')}" for f in broken)
         return failed("load", f"{len(broken)} of {len(files)} files failed to import (checks that need them "
                               f"will fail):\n  - {lines}", files=len(files), dropped=dropped)
-    return passed("load", f"{len(files)} files imported{note}", files=len(files), dropped=dropped)
+    return passed("load", f"{len(files)} file{'s' if len(files) != 1 else ''} imported{note}",
+                  files=len(files), dropped=dropped)
 
 
 def integrity_result(violations: list[integrity.Violation]) -> CheckResult:

@@ -261,7 +261,9 @@ def missing_message(key: str) -> str:
 
 def _unavailable(check_id: str, ev: LayerEvidence) -> CheckResult | None:
     if not ev.found:
-        return failed(check_id, ev.missing_message, diagnosis="missing")
+        first = check_id.endswith(".forward")  # the full explanation once, a pointer after
+        return failed(check_id, ev.missing_message if first else f"layer not found (see layers.{ev.key}.forward)",
+                      diagnosis="missing")
     broken = [c for c in ev.cases if c.problem]
     if len(broken) == len(ev.cases):
         return error(check_id, f"no case ran: {broken[0].problem}")
@@ -315,7 +317,7 @@ def judge_backward(ev: LayerEvidence) -> CheckResult:
                 bad.append(f"{c.case.name}: {name} relative error {fmt(err)}")
     figures = {"max_rel_error": worst, "tolerance": LAYER_RTOL, "cases": len(ev.cases)}
     if not bad:
-        return passed(check_id, f"dx{', dW, db' if 'dW' in ev.cases[0].golden else ''} match the "
+        return passed(check_id, f"{'dx, dW, db match' if 'dW' in ev.cases[0].golden else 'dx matches'} the "
                                 f"reference on {len(ev.cases)} cases (max relative error {fmt(worst)})",
                       **figures)
     code, hint = diagnose.backward(ev)

@@ -164,7 +164,7 @@ def _recreate(session, ev: NetEvidence, seed: int, timeout):
 
 def _not_ready(check_id: str, ev: NetEvidence) -> CheckResult | None:
     if not ev.found:
-        return failed(check_id, ev.problem or missing_network_message(ev.key), diagnosis="missing")
+        return failed(check_id, f"no network for '{ev.key}' was found (see {ev.key}.architecture)", diagnosis="missing")
     if ev.options is None:
         return skipped(check_id, f"skipped: {ev.problem}")
     return None
@@ -333,7 +333,7 @@ def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout
 
     check_id = f"{ev.key}.initial_loss"
     if not ev.found:
-        return failed(check_id, ev.problem or missing_network_message(ev.key), diagnosis="missing")
+        return _not_ready(check_id, ev)
     if not ev.initial:
         return skipped(check_id, f"skipped: {ev.problem}")
     x, t = images if images is not None else probe_batch(seed, n=16)

@@ -22,6 +22,26 @@ def _group(check_id: str) -> str:
     return parts[0] if len(parts) > 1 else "submission"
 
 
+def render_files(report: Report, console: Console, shown: int = 3) -> None:
+    """What was imported, and which top-level statements (training, shell lines) were left out."""
+    if not report.files:
+        return
+    table = Table(title="files", title_justify="left", expand=True)
+    table.add_column("file", no_wrap=True)
+    table.add_column("", width=2)
+    table.add_column("not run (top-level code the grader leaves out)")
+    for f in report.files:
+        dropped = f.get("dropped", [])
+        where = [f"{'cell ' + str(d['cell']) + ' ' if d.get('cell') is not None else ''}line {d.get('cell_line') or d['line']}"
+                 f" ({d['kind']}): {d['text'].strip().splitlines()[0][:50] if d['text'].strip() else ''}" for d in dropped[:shown]]
+        if len(dropped) > shown:
+            where.append(f"... and {len(dropped) - shown} more")
+        ok = f.get("status") == "ok"
+        table.add_row(f["path"], Text("✔" if ok else "✘", style="green" if ok else "red"),
+                      "\n".join(where) if ok else Text(str(f.get("error")), style="red"))
+    console.print(table)
+
+
 def render(report: Report, console: Console, show_output: bool = False) -> None:
     """Print the report for a person: a student fixing code or an instructor reviewing one."""
     box = report.sandbox
@@ -30,6 +50,7 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         f"sandbox: {box.get('isolation')}" + (f" ({'; '.join(box.get('notes', []))})" if box.get("notes") else "")
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
+    render_files(report, console)
     for group, items in groupby(report.checks, key=lambda c: _group(c.id)):
         table = Table(title=group, title_justify="left", show_lines=False, expand=True)
         table.add_column("check", no_wrap=True)

@@ -25,6 +25,7 @@ def test_missing_layer_fails_with_manifest_hint():
     results = run("convolution", convolution=None)
     assert all(r.status == "failed" and r.diagnosis == "missing" for r in results.values())
     assert "grader.toml" in results["forward"].message
+    assert "see layers.convolution.forward" in results["backward"].message
 
 
 class FlippedConv(ref.Convolution):
