@@ -1,0 +1,91 @@
+"""Correct submissions in each API family grade clean, end to end through the sandbox, and
+every report they produce follows the documented JSON schema."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade
+from grader.report import json_report
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBS = ROOT / "tests" / "submissions"
+NET_CHECKS = ("architecture", "logits", "gradient", "gradcheck", "initial_loss", "trajectory", "training")
+
+
+def statuses(report):
+    return {c.id: c.status for c in report.checks}
+
+
+def not_passed(report, prefix=""):
+    return {c.id: c.message for c in report.checks if c.id.startswith(prefix) and c.status != "passed"}
+
+
+@pytest.fixture(scope="module")
+def sample_report(data_dir):
+    return grade(ROOT / "submissions" / "sample", data_dir=data_dir)
+
+
+def test_sample_pa2_submission_gets_full_marks(sample_report):
+    assert not_passed(sample_report) == {}
+    assert sample_report.score == sample_report.max_score > 0
+    # every network of PA2 went through every check, the training ones included
+    for net in ("two_layer_cnn", "three_layer_cnn", "two_layer_cnn_torch", "three_layer_cnn_torch", "three_layer_nn"):
+        for check in NET_CHECKS:
+            assert statuses(sample_report)[f"{net}.{check}"] == "passed"
+    assert sample_report.sandbox["restarts"] == 0
+
+
+def test_sample_training_figures_are_reported(sample_report):
+    training = sample_report.by_id()["two_layer_cnn.training"].figures
+    assert len(training["losses"]) == training["steps"]
+    assert 0.0 <= training["accuracy"] <= 1.0
+    assert math.isclose(sample_report.by_id()["two_layer_cnn.initial_loss"].figures["expected"], math.log(10))
+
+
+def test_sample_report_follows_the_schema(sample_report):
+    data = json_report.report_dict(sample_report)
+    json_report.validate(data)
+    assert data["score"] == sample_report.score
+
+
+def test_top_level_training_script_is_left_out(sample_report):
+    train = next(f for f in sample_report.files if f["path"].endswith("train_pa2.py"))
+    assert train["status"] == "ok" and train["dropped"], train
+
+
+def test_cs231n_functional_layers_pass_through_the_adapter():
+    report = grade(SUBS / "correct_functional", assignment="pa2")
+    assert not_passed(report, "layers.") == {}
+    assert statuses(report)["two_layer_cnn.architecture"] == "failed"  # no networks in it
+    json_report.validate(json_report.report_dict(report))
+
+
+def test_torch_only_submission_passes_the_torch_network_checks(data_dir):
+    report = grade(SUBS / "correct_torch", data_dir=data_dir)
+    for net in ("two_layer_cnn_torch", "three_layer_cnn_torch"):
+        assert not_passed(report, net + ".") == {}
+    assert statuses(report)["layers.convolution.forward"] == "failed"  # no NumPy layers in it
+    json_report.validate(json_report.report_dict(report))
+
+
+def test_colab_notebook_is_imported_without_its_shell_drive_and_training_cells(data_dir):
+    report = grade(SUBS / "notebook_colab", data_dir=data_dir)
+    assert not_passed(report, "layers.") == {}
+    assert not_passed(report, "two_layer_cnn.") == {}
+    (nb,) = report.files
+    assert nb["path"] == "PA2.ipynb" and nb["status"] == "ok"
+    kinds = {d["kind"] for d in nb["dropped"]}
+    assert {"shell", "magic", "colab"} <= kinds, kinds
+    assert any("matplotlib" in w for w in report.warnings)
+
+
+def test_missing_data_skips_only_the_training_checks(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    report = grade(SUBS / "notebook_colab", data_dir=None)
+    s = statuses(report)
+    assert s["two_layer_cnn.training"] == "skipped" and s["two_layer_cnn.trajectory"] == "skipped"
+    assert s["two_layer_cnn.gradient"] == "passed" and s["layers.convolution.backward"] == "passed"
+    assert any("MNIST was not found" in w and "--data-dir" in w for w in report.warnings)
