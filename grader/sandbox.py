@@ -410,6 +410,7 @@ class Sandbox:
         self.submission_dir = Path(submission_dir).resolve()
         self.limits = limits or Limits()
         self.extra_hide = [Path(p) for p in hide]
+        self.progress: str | None = None  # the last progress note of the current request
         requested = isolation if isolation != "auto" else os.environ.get("GRADER_ISOLATION", "auto")
         if requested not in ISOLATION_MODES:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATION_MODES)}, not {requested!r}")
@@ -717,10 +718,15 @@ class Sandbox:
         message = dict(header or {})
         message["op"] = op
         data = protocol.encode(message, arrays or {})
+        self.progress = None
         try:
             self._send(data, deadline)
-            reply, out = protocol.read_message(_DeadlineReader(self._rep_r, deadline),
-                                               self.limits.max_message_mb * MB)
+            reader = _DeadlineReader(self._rep_r, deadline)
+            while True:
+                reply, out = protocol.read_message(reader, self.limits.max_message_mb * MB)
+                if "ok" in reply or "progress" not in reply:
+                    break
+                self.progress = str(reply["progress"])[:500]  # where the request is; see worker.main.progress
         except _Expired:
             self._shutdown_worker()
             total = " (the submission's total time limit)" if wait < limit else ""

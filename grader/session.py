@@ -15,6 +15,8 @@ from grader import sandbox as sb
 
 #: Exceptions a call can raise that mean "this check could not get an answer".
 CallFailure = (sb.WorkerError, sb.StudentError)
+#: At most this many files are left out for hanging or crashing at import before loading gives up.
+MAX_LEFT_OUT = 5
 
 
 class Session:
@@ -25,23 +27,47 @@ class Session:
         self.manifest = manifest
         self.inventory: dict[str, Any] = {}
         self.load_error: str | None = None
+        self.left_out: dict[str, str] = {}  # files whose import hung or killed the worker -> why
         self.restarts = 0
         self._needs_load = True
         self._restart_next = False
 
     def load(self) -> dict[str, Any]:
-        """Import the submission in the worker; returns what was found (see docs: `load`)."""
-        try:
-            header, _ = self.sandbox.request("load", {"manifest": self.manifest}, timeout=None)
-        except CallFailure as exc:
-            self.load_error = describe_failure(exc)
-            self.inventory = {}
+        """Import the submission in the worker; returns what was found (see docs: `load`).
+
+        A file whose import hangs or kills the worker is left out and the rest loaded again in
+        a fresh worker, so one bad file costs its own checks, not the whole submission.
+        """
+        while True:
+            try:
+                header, _ = self.sandbox.request("load", {"manifest": self.manifest, "skip": self.left_out},
+                                                 timeout=None)
+            except sb.WorkerError as exc:
+                culprit = self._importing()
+                if culprit and culprit not in self.left_out and len(self.left_out) < MAX_LEFT_OUT:
+                    self.left_out[culprit] = (f"importing it (or a module it imports) did not finish: {exc}; "
+                                              f"the file was left out and the rest graded without it")
+                    self.sandbox.restart()
+                    self.restarts += 1
+                    continue
+                return self._load_failed(describe_failure(exc))
+            except sb.StudentError as exc:
+                return self._load_failed(describe_failure(exc))
+            self.inventory = header
+            self.load_error = None
             self._needs_load = False
-            return self.inventory
-        self.inventory = header
-        self.load_error = None
+            return header
+
+    def _importing(self) -> str | None:
+        """The file the worker was importing when it stopped answering (its last progress note)."""
+        note = getattr(self.sandbox, "progress", None) or ""
+        return note[len("importing "):] if note.startswith("importing ") else None
+
+    def _load_failed(self, message: str) -> dict[str, Any]:
+        self.load_error = message
+        self.inventory = {}
         self._needs_load = False
-        return header
+        return self.inventory
 
     def call(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
              timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
@@ -53,6 +79,8 @@ class Session:
             self._restart_next = False
         if self._needs_load:
             self.load()
+        if self.load_error:  # do not pay a load timeout again for every check
+            raise sb.WorkerError(f"the submission could not be loaded: {self.load_error}")
         try:
             return self.sandbox.request(op, header or {}, arrays or {}, timeout=timeout)
         except sb.WorkerError:

@@ -23,8 +23,9 @@ def _same(a, b) -> bool:
 def _failing(ev, names) -> list:
     """Cases (that ran) where any of the named outputs differs from the reference."""
     out = []
+    backward = any(n in ("dx", "dW", "db") for n in names)
     for c in ev.cases:
-        if c.problem:
+        if c.problem or (backward and c.backward_problem):  # raised: no outputs to compare
             continue
         if any(c.golden.get(n) is not None and (c.student.get(n) is None or rel_error(c.student[n], c.golden[n]) > LAYER_RTOL)
                for n in names):
@@ -32,11 +33,12 @@ def _failing(ev, names) -> list:
     return out
 
 
-def _only_with_option(ev, failing, option: str) -> bool:
+def _only_with_option(ev, failing, option: str, part: str = "forward") -> bool:
     """True when the cases that failed or raised are exactly those using an option (stride > 1,
     pad > 0) and at least one case without it passed: the bug hides in that option."""
     default = {"stride": 1, "pad": 0}[option]
-    bad = {id(c) for c in failing} | {id(c) for c in ev.cases if c.problem}
+    raised = {id(c) for c in ev.cases if c.failure(part)}
+    bad = {id(c) for c in failing} | raised
     with_opt = {id(c) for c in ev.cases if c.case.config.get(option, default) != default}
     return bool(bad) and bad <= with_opt and len(bad) < len(ev.cases)
 
@@ -85,7 +87,7 @@ def forward(ev) -> tuple[str | None, str | None]:
 def backward(ev) -> tuple[str | None, str | None]:
     """(code, hint) for a backward mismatch, or (None, None)."""
     failing = _failing(ev, ["dx", "dW", "db"])
-    if ev.key in ("convolution", "pooling") and _only_with_option(ev, failing, "stride"):
+    if ev.key in ("convolution", "pooling") and _only_with_option(ev, failing, "stride", "backward"):
         return "stride_in_backward", ("wrong only in the cases with stride > 1: your backward (col2im) ignores "
                                       "or mishandles the stride.")
     for c in failing:
@@ -123,7 +125,7 @@ def backward(ev) -> tuple[str | None, str | None]:
             if np.isclose(s["dx"].sum(), g["dx"].sum()) and not _same(np.sign(s["dx"]) != 0, np.sign(g["dx"]) != 0):
                 return "maxpool_wrong_element", ("your backward routes the gradient to the wrong elements (the total "
                                                  "is right): it belongs to each window's argmax from the forward pass.")
-    if ev.key == "convolution" and _only_with_option(ev, failing, "pad"):
+    if ev.key == "convolution" and _only_with_option(ev, failing, "pad", "backward"):
         return "padding_in_backward", ("wrong only in the cases with padding: remove the padding from dx "
                                        "(crop pad rows and columns) after col2im.")
     from grader.checks.layers import gradcheck_tolerance

@@ -125,6 +125,11 @@ class CaseEvidence:
     golden: dict[str, np.ndarray]
     student: dict[str, np.ndarray] = field(default_factory=dict)
     problem: str | None = None  # why the student's run gave no (valid) answer
+    backward_problem: str | None = None  # the forward ran (student["out"]) but the backward did not
+
+    def failure(self, part: str) -> str | None:
+        """Why this case has no answer for ``part`` ("forward" or "backward"), or None."""
+        return self.problem if part == "forward" else (self.problem or self.backward_problem)
     # (array, finite difference, analytic, typical size of a directional derivative)
     directional: list[tuple[str, float, float, float]] = field(default_factory=list)
     gradcheck_problem: str | None = None
@@ -178,14 +183,29 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
         try:
             _, reply = session.call("layer_run", {"layer": key, "config": case.config}, arrays, timeout=timeout)
             ev.student = validate_reply(key, ev, reply)
-        except CallFailure as exc:
-            ev.problem = describe_failure(exc)
-            continue
-        except InvalidOutput as exc:
-            ev.problem = str(exc)
+        except (*CallFailure, InvalidOutput) as exc:
+            why = describe_failure(exc) if isinstance(exc, CallFailure) else str(exc)
+            if key == "softmax" or not forward_only(session, key, ev, timeout):
+                ev.problem = why
+                continue
+            ev.backward_problem = why  # the forward is still judged on its own
             continue
         gather_directional(session, key, ev, rng, timeout)
     return evidence
+
+
+def forward_only(session, key: str, ev: CaseEvidence, timeout) -> bool:
+    """After a failed forward+backward run, run the forward alone: a backward that hangs, raises
+    or returns garbage must not cost the forward check. True if a valid output came back."""
+    from grader.session import CallFailure
+
+    try:
+        _, reply = session.call("layer_run", {"layer": key, "config": ev.case.config}, dict(ev.inputs),
+                                timeout=timeout)
+        ev.student = {"out": validate_array(f"out ({ev.case.name})", reply.get("out"), shape=ev.golden["out"].shape)}
+    except (*CallFailure, InvalidOutput):
+        return False
+    return True
 
 
 def validate_reply(key: str, ev: CaseEvidence, reply: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -260,13 +280,14 @@ def missing_message(key: str) -> str:
 # ----------------------------------------------------------------------------- judges
 
 def _unavailable(check_id: str, ev: LayerEvidence) -> CheckResult | None:
+    first = check_id.endswith(".forward")  # the full explanation once, a pointer after
     if not ev.found:
-        first = check_id.endswith(".forward")  # the full explanation once, a pointer after
         return failed(check_id, ev.missing_message if first else f"layer not found (see layers.{ev.key}.forward)",
                       diagnosis="missing")
-    broken = [c for c in ev.cases if c.problem]
+    part = "forward" if first else "backward"
+    broken = [c.failure(part) for c in ev.cases if c.failure(part)]
     if len(broken) == len(ev.cases):
-        return error(check_id, f"no case ran: {broken[0].problem}")
+        return error(check_id, f"no case ran: {broken[0]}")
     return None
 
 
@@ -302,8 +323,8 @@ def judge_backward(ev: LayerEvidence) -> CheckResult:
         return res
     bad, worst = [], 0.0
     for c in ev.cases:
-        if c.problem:
-            bad.append(f"{c.case.name}: {c.problem}")
+        if c.failure("backward"):
+            bad.append(f"{c.case.name}: {c.failure('backward')}")
             continue
         for name in ("dx", "dW", "db"):
             if name not in c.golden:
@@ -330,10 +351,11 @@ def judge_gradcheck(ev: LayerEvidence) -> CheckResult:
     check_id = f"layers.{ev.key}.gradcheck"
     if (res := _unavailable(check_id, ev)) is not None:
         return res
-    ran = [c for c in ev.cases if not c.problem and not c.gradcheck_problem]
+    ran = [c for c in ev.cases if not c.failure("backward") and not c.gradcheck_problem]
     if not ran:
-        first = next(c for c in ev.cases if c.problem or c.gradcheck_problem)
-        return error(check_id, f"could not run the finite-difference check: {first.problem or first.gradcheck_problem}")
+        first = next(c for c in ev.cases if c.failure("backward") or c.gradcheck_problem)
+        return error(check_id, f"could not run the finite-difference check: "
+                               f"{first.failure('backward') or first.gradcheck_problem}")
     rtol = gradcheck_tolerance(ev.key)
     bad, worst = [], 0.0
     for c in ran:

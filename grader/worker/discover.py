@@ -221,8 +221,15 @@ def missing_message(kind: str, key: str) -> str:
 
 # ----------------------------------------------------------------------------- loading
 
-def load_submission(root, manifest: dict | None = None) -> Inventory:
-    """Filter, import and search a submission copy rooted at ``root`` (files are rewritten)."""
+def load_submission(root, manifest: dict | None = None, skip: dict[str, str] | None = None,
+                    on_file=None) -> Inventory:
+    """Filter, import and search a submission copy rooted at ``root`` (files are rewritten).
+
+    ``skip`` maps files (relative paths) to the reason they are not imported: the parent sends
+    the files whose import hung or killed an earlier worker. ``on_file(rel)`` is called before
+    each import, so the parent can tell which file that was.
+    """
+    skip = skip or {}
     root = Path(root).resolve()
     inv = Inventory(root)
     sys.dont_write_bytecode = True
@@ -234,8 +241,12 @@ def load_submission(root, manifest: dict | None = None) -> Inventory:
     jobs = _prepare(root, py_files, notebooks, inv)
     _extend_sys_path(root, [p for p, _ in jobs])
     for path, status in jobs:
+        if status.path in skip:
+            status.status, status.error = "error", str(skip[status.path])
         if status.status != "ok":
             continue
+        if on_file is not None:
+            on_file(status.path)
         module = _import(root, path, status)
         if module is not None:
             inv.modules[status.module] = module
@@ -350,7 +361,7 @@ def _import(root: Path, path: Path, status: FileStatus) -> types.ModuleType | No
             else:
                 module = _import_file(name, path)
         return module
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the next file still loads
         status.status = "error"
         status.error = describe_import_error(exc, root, status)
         return None

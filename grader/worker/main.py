@@ -189,6 +189,16 @@ def _flush_student_output() -> None:
             pass
 
 
+_PROGRESS_FD: int | None = None
+
+
+def progress(text: str) -> None:
+    """Tell the parent what the current request is doing (``{"progress": text}``, no ``ok``), so
+    that if the request never finishes, the parent knows where it hung (e.g. which file)."""
+    if _PROGRESS_FD is not None:
+        _write_all(_PROGRESS_FD, _encode({"progress": text}, {}))
+
+
 def _parse_args(argv: list[str]) -> tuple[int, int, int]:
     opts = dict(zip(argv[0::2], argv[1::2]))
     if "--requests-fd" in opts:
@@ -218,6 +228,8 @@ def run(argv: list[str] | None = None) -> None:
     """Serve requests until the parent closes the requests pipe."""
     rfd, wfd, max_bytes = _parse_args(sys.argv[1:] if argv is None else argv)
     rfd, wfd = _move_high([rfd, wfd])
+    global _PROGRESS_FD
+    _PROGRESS_FD = wfd
     sys.argv = [os.path.join(ROOT, "submission")]
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)  # so the student's files can import each other

@@ -66,7 +66,13 @@ def op_load(header: dict, arrays: dict) -> tuple[dict, dict]:
         return _state["reply"], {}  # sources were rewritten by the first load; do not filter twice
     if _state["inventory"] is not None:
         raise OpError("a different submission is already loaded in this worker; start a new worker")
-    inventory = discover.load_submission(root, manifest)
+    from .main import progress  # the reply channel belongs to the request loop
+
+    skip = header.get("skip") or {}
+    if not isinstance(skip, dict):
+        raise OpError("load: 'skip' must map file paths to the reason they are left out")
+    inventory = discover.load_submission(root, manifest, skip=skip,
+                                         on_file=lambda rel: progress(f"importing {rel}"))
     _state.update(inventory=inventory, load_key=key, reply=inventory.summary())
     return _state["reply"], {}
 
