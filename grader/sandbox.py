@@ -204,6 +204,22 @@ def _process_table() -> dict[int, tuple[int, int]]:
     return table
 
 
+def _pss(pids) -> int:
+    """Bytes of memory the processes really hold: the proportional set size, which counts pages
+    that forked children share once (summed RSS counts them in every child)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def _tasks_of(uid: int) -> int:
     """How many threads (what RLIMIT_NPROC counts) processes of ``uid`` have right now."""
     total = 0
@@ -403,7 +419,7 @@ class Sandbox:
     """One submission's worker: a temp copy, a sandboxed process, requests with time limits.
 
     Use as a context manager. After a timeout, a death or a protocol error the worker is gone
-    (``alive`` is False); :meth:`restart` starts a fresh one on the same copy.
+    (``alive`` is False); :meth:`restart` starts a fresh one on a fresh copy.
     """
 
     def __init__(self, submission_dir, limits: Limits | None = None, hide=(), isolation: str = "auto"):
@@ -464,11 +480,15 @@ class Sandbox:
             shutil.copyfile(src, runtime / src.name)
         (self.tmp / "runtime" / "_gradeworker_main.py").write_text(_BOOTSTRAP)
         self._choose_isolation()
+        self._own_copy()
+        self._spawn()
+
+    def _own_copy(self) -> None:
+        """Under the unshare fallback the worker runs as nobody: give it its copy."""
         if self._as_nobody:
             for folder, dirs, files in os.walk(self.tmp / "submission"):
                 for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                     os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
-        self._spawn()
 
     def _choose_isolation(self) -> None:
         order = ["bwrap", "unshare", "none"] if self.requested == "auto" else [self.requested]
@@ -613,7 +633,7 @@ class Sandbox:
             self.peak_rss_mb = max(self.peak_rss_mb, rss / MB)
             if len(pids) > self.limits.max_processes + overhead:
                 self._kill_reason = f"it started more than {self.limits.max_processes} processes"
-            elif rss > self.limits.memory_mb * MB:
+            elif rss > self.limits.memory_mb * MB and (len(pids) == 1 or _pss(pids) > self.limits.memory_mb * MB):
                 self._kill_reason = f"it used more than the memory limit of {self.limits.memory_mb} MB"
             else:
                 continue
@@ -663,12 +683,17 @@ class Sandbox:
         self._threads = []
 
     def restart(self) -> None:
-        """A fresh worker on the same copy of the submission (after a timeout, crash, ...)."""
+        """A fresh worker on a fresh copy of the submission (after a timeout, crash, ...)."""
         if self.tmp is None or self._closed:
             raise WorkerError("the sandbox is closed")
         self._shutdown_worker()
         if time.monotonic() >= self._deadline:
             raise WorkerTimeout(f"the submission's total time limit of {self.limits.total_timeout:g} s is used up")
+        # A fresh copy: whatever the last worker wrote, deleted or rewrote in its copy is gone.
+        _rmtree(self.tmp / "submission")
+        copy_submission(self.submission_dir, self.tmp / "submission",
+                        self.limits.copy_file_mb * MB, self.limits.copy_total_mb * MB)
+        self._own_copy()
         self._spawn()
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """A submission loaded in a sandboxed worker, kept alive across checks.
 
 Every call goes through :meth:`Session.call`; when a call kills the worker (timeout, crash,
-memory), the next call starts a fresh worker on the same copy and loads the submission
+memory), the next call starts a fresh worker on a fresh copy and loads the submission
 again, so one bad check never takes the others down with it.
 """
 
@@ -17,6 +17,8 @@ from grader import sandbox as sb
 CallFailure = (sb.WorkerError, sb.StudentError)
 #: At most this many files are left out for hanging or crashing at import before loading gives up.
 MAX_LEFT_OUT = 5
+#: Error messages that mean the worker ran out of something and should be replaced.
+EXHAUSTED = ("allocate memory", "can't start new thread", "Resource temporarily unavailable")
 
 
 class Session:
@@ -87,8 +89,8 @@ class Session:
             self._needs_load = True
             raise
         except sb.StudentError as exc:
-            # Out of memory leaves the worker's heap fragmented and half-full: start afresh.
-            if exc.type == "MemoryError" or "allocate memory" in exc.message:
+            # Out of memory (or threads) leaves the worker crippled for later checks: start afresh.
+            if exc.type == "MemoryError" or any(m in exc.message for m in EXHAUSTED):
                 self._restart_next = True
             raise
 

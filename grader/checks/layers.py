@@ -164,6 +164,11 @@ def loss_of(key: str, out: np.ndarray, dout: np.ndarray | None) -> float:
     return float(out) if key == "softmax" else float(np.sum(out * dout))
 
 
+#: Seconds a layer's later cases get once one case timed out (the cases take milliseconds):
+#: a layer that hangs costs one full timeout, not one per case.
+AFTER_TIMEOUT = 2.0
+
+
 def collect(session, key: str, seed: int, timeout: float | None = None) -> LayerEvidence:
     """Run every case of one layer in the worker and gather the evidence for the judges."""
     from grader.session import CallFailure, describe_failure
@@ -173,6 +178,8 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
     rng = np.random.default_rng([seed, sum(map(ord, key))])
     evidence = LayerEvidence(key, True)
     for case in CASES[key]:
+        if any("timed out" in (c.problem or c.backward_problem or "") for c in evidence.cases):
+            timeout = AFTER_TIMEOUT if timeout is None else min(timeout, AFTER_TIMEOUT)
         inputs = make_inputs(key, case, rng)
         golden, dout = golden_outputs(key, case, inputs, rng)
         ev = CaseEvidence(case, inputs, dout, golden)
@@ -185,27 +192,31 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
             ev.student = validate_reply(key, ev, reply)
         except (*CallFailure, InvalidOutput) as exc:
             why = describe_failure(exc) if isinstance(exc, CallFailure) else str(exc)
-            if key == "softmax" or not forward_only(session, key, ev, timeout):
-                ev.problem = why
-                continue
-            ev.backward_problem = why  # the forward is still judged on its own
+            forward_failure = "" if key == "softmax" else forward_only(session, key, ev, timeout)
+            if forward_failure is None:
+                ev.backward_problem = why  # the forward is still judged on its own
+            else:
+                ev.problem = forward_failure or why
             continue
         gather_directional(session, key, ev, rng, timeout)
     return evidence
 
 
-def forward_only(session, key: str, ev: CaseEvidence, timeout) -> bool:
+def forward_only(session, key: str, ev: CaseEvidence, timeout) -> str | None:
     """After a failed forward+backward run, run the forward alone: a backward that hangs, raises
-    or returns garbage must not cost the forward check. True if a valid output came back."""
-    from grader.session import CallFailure
+    or returns garbage must not cost the forward check. None if a valid output came back, else
+    why not."""
+    from grader.session import CallFailure, describe_failure
 
     try:
         _, reply = session.call("layer_run", {"layer": key, "config": ev.case.config}, dict(ev.inputs),
                                 timeout=timeout)
         ev.student = {"out": validate_array(f"out ({ev.case.name})", reply.get("out"), shape=ev.golden["out"].shape)}
-    except (*CallFailure, InvalidOutput):
-        return False
-    return True
+    except CallFailure as exc:
+        return describe_failure(exc)
+    except InvalidOutput as exc:
+        return str(exc)
+    return None
 
 
 def validate_reply(key: str, ev: CaseEvidence, reply: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ class TrainingBudget:
     batch_size: int = 32
     steps: int = 16            # own-training steps
     held_out: int = 300
-    eval_batch: int = 50       # images per forward when measuring accuracy
+    eval_batch: int = 20       # images per forward when measuring accuracy (textbook im2col: ~7 MB per image)
     trajectory_steps: int = 4
     trajectory_batch: int = 16
     #: The student's accuracy may be this much below the reference's (own init, same budget):

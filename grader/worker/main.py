@@ -26,6 +26,7 @@ import traceback
 import numpy as np
 
 from . import protocol
+from .guard import restore_builtins as _restore_builtins
 
 try:
     from .ops import OPS as _SUBMISSION_OPS
@@ -244,6 +245,7 @@ def run(argv: list[str] | None = None) -> None:
                                                             "traceback": "", "where": ""}}, {}))
             break  # the stream is out of step: nothing after this can be trusted
         reply = handle(header, arrays)
+        _restore_builtins()
         _flush_student_output()
         _write_all(wfd, reply)
     _flush_student_output()

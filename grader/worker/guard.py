@@ -1,0 +1,22 @@
+"""Undo a submission's changes to ``builtins`` between requests and between imported files.
+
+Replacing ``max`` or ``abs`` cannot fool the grader (it compares in its own process), but it
+breaks the import machinery and the worker's replies; this keeps such a patch confined to the
+request (or file) that made it. Snapshot taken when the worker starts, before student code runs.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+_namespace = vars(builtins)
+_SNAPSHOT = dict(_namespace)
+
+
+def restore_builtins() -> None:
+    """Put every builtin back as it was at worker start; remove names a submission added."""
+    for name in [n for n in _namespace if n not in _SNAPSHOT]:
+        del _namespace[name]
+    for name, value in _SNAPSHOT.items():
+        if _namespace.get(name) is not value:
+            _namespace[name] = value
