@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 EPILOG = """\
 examples:
@@ -14,25 +15,37 @@ examples:
   grade submissions/sample --data-dir ~/mnist    use MNIST from a folder of IDX .gz files
   grade path/to/PA1.ipynb --assignment pa1       a notebook (its folder is graded)
   grade submissions/sample --json report.json    also write the JSON report (- for stdout)
+  grade submissions/sample --rubric my.yaml      checks and points from a rubric file
+
+Rubrics: --assignment NAME reads NAME.yaml from the folder $GRADER_RUBRICS_DIR, else from
+  {rubrics}
+and --rubric FILE reads any rubric file instead. A rubric lists the graded layers and networks,
+the points per check and optional sandbox limits and training budget; the limit flags
+(--call-timeout, --timeout, --memory-mb) win over the rubric's limits.
 
 MNIST is looked up in --data-dir, then $GRADER_DATA_DIR, then ~/.cache/grader/mnist.
 Without it, only the training checks are skipped.
 
 exit codes: 0 graded (whatever the score), 2 usage or grader-side error
-(missing submission, unknown assignment), 3 unexpected internal error.
+(missing submission, unknown assignment, invalid rubric), 3 unexpected internal error.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grader.plan import PLANS
+    from grader.plan import available_rubrics, rubrics_dir
 
+    names = ", ".join(available_rubrics()) or "none found"
     p = argparse.ArgumentParser(
-        prog="grade", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        prog="grade", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG.format(rubrics=rubrics_dir()),
         description="Grade a student's from-scratch MNIST networks: every layer's forward and backward, "
                     "every network's gradient and a brief training run, in a sandbox.")
     p.add_argument("submission", type=Path, nargs="?", help="a submission folder (Python files and/or notebooks)")
-    p.add_argument("--assignment", "-a", default="pa2", choices=sorted(PLANS),
-                   help="which assignment's checks to run (default: pa2)")
+    p.add_argument("--assignment", "-a", default="pa2", metavar="NAME",
+                   help=f"which assignment's checks to run: the rubric NAME.yaml (available: {names}; "
+                        f"default: pa2)")
+    p.add_argument("--rubric", metavar="FILE", type=Path,
+                   help="a rubric file to grade with (overrides --assignment)")
     p.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
     p.add_argument("--seed", type=int, help="seed of the check inputs (default: derived from the submission)")
@@ -49,12 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def limits_from(args):
-    from grader.sandbox import Limits
-
-    overrides = {k: v for k, v in {"call_timeout": args.call_timeout, "total_timeout": args.timeout,
-                                   "memory_mb": args.memory_mb}.items() if v is not None}
-    return Limits(**overrides)
+def limit_overrides(args) -> dict:
+    """The limit flags that were given (field of grader.sandbox.Limits -> value): they win over
+    the rubric's limits, which win over the defaults."""
+    return {k: v for k, v in {"call_timeout": args.call_timeout, "total_timeout": args.timeout,
+                              "memory_mb": args.memory_mb}.items() if v is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,19 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.submission is None:
         parser.error("give a submission folder to grade (or --download-mnist)")
     from grader.grade import GradeError, grade
+    from grader.plan import get_plan
     from grader.report import json_report, terminal
+    from grader.rubric import load_rubric
 
     try:
+        plan = load_rubric(args.rubric) if args.rubric is not None else get_plan(args.assignment)
+        options = dict(assignment=plan, data_dir=args.data_dir, seed=args.seed, isolation=args.isolation,
+                       limit_overrides=limit_overrides(args))
         if args.quiet or args.json == "-":
-            report = grade(args.submission, assignment=args.assignment, data_dir=args.data_dir, seed=args.seed,
-                           limits=limits_from(args), isolation=args.isolation)
+            report = grade(args.submission, **options)
         else:
             with err.status("grading…") as status:
-                report = grade(args.submission, assignment=args.assignment, data_dir=args.data_dir,
-                               seed=args.seed, limits=limits_from(args), isolation=args.isolation,
-                               progress=lambda msg: status.update(f"grading: {msg}…"))
-    except (GradeError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+                report = grade(args.submission, progress=lambda msg: status.update(f"grading: {msg}…"), **options)
+    except (GradeError, ValueError) as exc:  # RubricError is a ValueError
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # rubric messages hold [a, b] and line breaks
         return 2
     except KeyboardInterrupt:
         err.print("[red]interrupted[/]")

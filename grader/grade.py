@@ -6,6 +6,7 @@ submission does, only for grader-side problems (missing path, unknown assignment
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -97,8 +98,14 @@ def integrity_result(violations: list[integrity.Violation]) -> CheckResult:
 
 def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=None, seed: int | None = None,
           limits: sb.Limits | None = None, isolation: str = "auto",
-          budget: train_checks.TrainingBudget | None = None, progress: Progress | None = None) -> Report:
-    """Grade one submission folder and return its report (scored by the plan)."""
+          budget: train_checks.TrainingBudget | None = None, progress: Progress | None = None,
+          limit_overrides: dict | None = None) -> Report:
+    """Grade one submission folder and return its report (scored by the plan).
+
+    Limits and training budget: the defaults, replaced by the plan's (rubric's) ``limits`` and
+    ``training`` sections, replaced by explicit ``limits=`` / ``budget=``; ``limit_overrides``
+    (the CLI's limit flags, field name -> value) win over all of them.
+    """
     started = time.monotonic()
     root = Path(submission)
     if not root.exists():
@@ -108,8 +115,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             raise GradeError(f"{root}: a submission is a folder, a .py file or a .ipynb notebook")
         root = root.parent  # grade the folder holding the file
     plan = assignment if isinstance(assignment, Plan) else get_plan(assignment)
-    budget = budget or train_checks.TrainingBudget()
-    limits = limits or sb.Limits()
+    budget = budget or train_checks.TrainingBudget(**plan.training)
+    limits = dataclasses.replace(limits or sb.Limits(**plan.limits), **(limit_overrides or {}))
     seed = content_seed(root) if seed is None else seed
     say = progress or (lambda _msg: None)
 
@@ -123,7 +130,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             warnings.append(f"training checks skipped: {data_problem}")
 
     say("starting the sandbox")
-    with sb.Sandbox(root, limits, isolation=isolation) as box:
+    rubric_file = () if plan.source.startswith("built-in:") else (plan.source,)  # hidden from the student
+    with sb.Sandbox(root, limits, hide=rubric_file, isolation=isolation) as box:
         session = Session(box)
         say("importing the submission")
         session.load()
@@ -144,7 +152,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
     for c in checks:
         c.max_score = plan.points_for(c.id)
         c.score = c.max_score if c.status == "passed" else 0.0
-    return Report(submission=str(submission), rubric=f"built-in:{plan.name}", checks=checks, seed=seed,
+    return Report(submission=str(submission), rubric=plan.source, checks=checks, seed=seed,
                   sandbox=sandbox_info, files=files, warnings=warnings, output=output,
                   seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__)
 

@@ -1,12 +1,15 @@
 """Which checks run for an assignment and what each is worth.
 
-A built-in default per assignment until rubric files arrive (rubrics/*.yaml will produce
-the same :class:`Plan`); checks never decide points, the plan does.
+A plan comes from a rubric file (``rubrics/<name>.yaml``, read and validated by
+:mod:`grader.rubric`) or is built in code (tests); checks never decide points, the plan does.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 #: The checks run on every network, in order (later ones reuse what architecture learnt).
 NETWORK_CHECKS = ("architecture", "logits", "gradient", "gradcheck", "initial_loss", "trajectory", "training")
@@ -18,10 +21,15 @@ DEFAULT_POINTS = {
     "trajectory": 1.0, "training": 1.5,
 }
 
+#: Where ``get_plan`` looks for ``<name>.yaml`` when $GRADER_RUBRICS_DIR is not set.
+RUBRICS_ENV = "GRADER_RUBRICS_DIR"
+
 
 @dataclass(frozen=True)
 class Plan:
-    """The checks of one assignment: graded layers and networks, optional layers, points."""
+    """The checks of one assignment: graded layers and networks, optional layers, points,
+    and the sandbox limits / training budget it overrides (field names of ``grader.sandbox.Limits``
+    and ``grader.checks.training.TrainingBudget``)."""
 
     name: str
     layers: tuple[str, ...]
@@ -29,6 +37,13 @@ class Plan:
     optional_layers: tuple[str, ...] = ()   # checked when present, worth no points
     network_checks: tuple[str, ...] = NETWORK_CHECKS
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
+    limits: dict[str, Any] = field(default_factory=dict)     # overrides of the sandbox Limits defaults
+    training: dict[str, Any] = field(default_factory=dict)   # overrides of the TrainingBudget defaults
+    source: str = ""  # the rubric file it was read from; "built-in:<name>" for a plan made in code
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            object.__setattr__(self, "source", f"built-in:{self.name}")
 
     def points_for(self, check_id: str) -> float:
         """Points of a check id; optional layers, load and integrity are informational (0)."""
@@ -38,23 +53,40 @@ class Plan:
         return self.points.get(parts[-1], 0.0) if len(parts) > 1 else 0.0
 
 
-PLANS: dict[str, Plan] = {
-    "pa1": Plan("pa1", layers=("affine", "relu", "lrelu", "softmax"),
-                networks=("three_layer_nn", "three_layer_nn_lrelu"),
-                optional_layers=("convolution", "pooling", "flatten")),
-    "pa2": Plan("pa2", layers=("affine", "relu", "convolution", "softmax"),
-                networks=("two_layer_cnn", "three_layer_cnn", "two_layer_cnn_torch", "three_layer_cnn_torch",
-                          "three_layer_nn"),
-                optional_layers=("lrelu", "pooling", "flatten")),
-    "hw7": Plan("hw7", layers=("affine", "relu", "convolution", "pooling", "softmax"),
-                networks=("simple_convnet", "one_conv_net", "lenet"),
-                optional_layers=("lrelu", "flatten")),
-}
+def rubrics_dir() -> Path:
+    """$GRADER_RUBRICS_DIR, else the ``rubrics/`` folder of the grader's checkout."""
+    env = os.environ.get(RUBRICS_ENV)
+    if env:
+        return Path(env)
+    import grader
+
+    return Path(grader.__file__).resolve().parents[1] / "rubrics"
+
+
+def available_rubrics(directory: Path | None = None) -> list[str]:
+    """The assignment names that have a rubric file (``<name>.yaml``) in the rubrics folder."""
+    directory = rubrics_dir() if directory is None else directory
+    try:
+        return sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
+    except OSError:
+        return []
 
 
 def get_plan(name: str) -> Plan:
-    """The built-in plan of an assignment, or a clear error listing the known ones."""
-    try:
-        return PLANS[name]
-    except KeyError:
-        raise ValueError(f"unknown assignment {name!r}: choose one of {', '.join(PLANS)}") from None
+    """The plan of an assignment from ``<rubrics dir>/<name>.yaml``, or a RubricError listing
+    the rubrics that exist."""
+    from grader.rubric import RubricError, load_rubric
+
+    directory = rubrics_dir()
+    names = available_rubrics(directory)
+    if name not in names:  # also refuses names with a path in them: those are for --rubric FILE
+        where = f"${RUBRICS_ENV}={directory}" if os.environ.get(RUBRICS_ENV) else str(directory)
+        if not directory.is_dir():
+            raise RubricError(f"unknown assignment {name!r}: the rubrics folder {where} does not exist; set "
+                              f"${RUBRICS_ENV} to the folder of your rubrics or give one with --rubric FILE")
+        if names:
+            raise RubricError(f"unknown assignment {name!r}: there is no {name}.yaml in {where}; "
+                              f"choose one of: {', '.join(names)} (or give a rubric file with --rubric FILE)")
+        raise RubricError(f"unknown assignment {name!r}: {where} has no rubric files (*.yaml); set "
+                          f"${RUBRICS_ENV} to the folder of your rubrics or give one with --rubric FILE")
+    return load_rubric(directory / f"{name}.yaml")
