@@ -1,0 +1,26 @@
+"""The same submission graded twice, or from another folder, gets the identical report: check
+inputs come from a seed derived from the submission's content, training is seeded."""
+
+import shutil
+
+from grader.grade import grade
+from grader.checks.training import TrainingBudget
+from grader.plan import Plan
+from tests.hostile.conftest import LIMITS, SAMPLE
+
+PLAN = Plan("determinism", layers=("convolution", "pooling"), networks=("two_layer_cnn",))
+BUDGET = TrainingBudget(steps=6, held_out=100, trajectory_steps=2)  # every check, trained briefly
+
+
+def fingerprint(report):
+    return [(c.id, c.status, c.score, c.message, c.figures) for c in report.checks], report.seed
+
+
+def test_grading_twice_gives_the_identical_report(tmp_path, data_dir):
+    first = grade(SAMPLE, assignment=PLAN, data_dir=data_dir, limits=LIMITS, budget=BUDGET)
+    again = grade(SAMPLE, assignment=PLAN, data_dir=data_dir, limits=LIMITS, budget=BUDGET)
+    elsewhere = shutil.copytree(SAMPLE, tmp_path / "elsewhere")
+    moved = grade(elsewhere, assignment=PLAN, data_dir=data_dir, limits=LIMITS, budget=BUDGET)
+    assert fingerprint(first) == fingerprint(again) == fingerprint(moved)
+    assert first.score == first.max_score  # and it is the full score: training checks included
+    assert {c.id.split(".")[-1] for c in first.checks} >= {"trajectory", "training"}

@@ -1,0 +1,169 @@
+"""The hostile corpus: every case in tests/hostile/cases is the sample submission plus one
+attack or fault, graded end to end through the sandbox. Each must end exactly as listed: the
+checks it breaks fail with a clear message, every other check still passes, the score is not
+inflated, and (see ``grade_hostile``) the grader's process, its files and everything outside
+the worker's copy are unharmed, with no process left behind."""
+
+import socket
+
+import pytest
+
+from tests.hostile.conftest import POOLING, ROOT, grade_hostile, not_passed
+
+BACKWARD = ("layers.pooling.backward", "layers.pooling.gradcheck")
+
+
+def broken(ids, status, text):
+    return {i: (status, text) for i in ids}
+
+
+#: What the planted bug (Pooling.backward returns 2 dx) alone costs.
+PLANTED_BUG = {"layers.pooling.backward": ("failed", "dx relative error 0.5"),
+               "layers.pooling.gradcheck": ("failed", "your backward is not the derivative of your own forward")}
+
+#: case -> {check id: (status, text in its message, or a tuple of alternatives)}; every check not
+#: named must pass.
+EXPECTED = {
+    # time
+    "loop_at_import": {"load": ("failed", "hostile.py: importing it (or a module it imports) did not finish: "
+                                          "'load' timed out")},
+    "sleep_at_import": {"load": ("failed", "hostile.py: importing it (or a module it imports) did not finish: "
+                                           "'load' timed out")},
+    "loop_in_backward": broken(BACKWARD, "error", "'layer_run' timed out after 4 s"),
+    "ignore_sigterm": broken(BACKWARD, "error", "'layer_run' timed out after 4 s"),
+    "print_forever": broken(BACKWARD, "error", "'layer_run' timed out after 4 s"),
+    # resources
+    "memory_bomb": broken(POOLING, "error", "MemoryError: Unable to allocate 50.0 GiB"),
+    "memory_creep": broken(BACKWARD, "error", "more than the memory limit of 700 MB"),
+    "huge_array": broken(POOLING, "error", "more than the memory limit of 700 MB"),
+    # the process watchdog, or on a loaded machine the call's time limit, or (as nobody) fork() itself
+    "fork_bomb": broken(POOLING, "error", ("it started more than 64 processes", "'layer_run' timed out after 4 s",
+                                           "BlockingIOError: [Errno 11] Resource temporarily unavailable")),
+    "thread_bomb": broken(POOLING, "error", "RuntimeError: can't start new thread"),
+    "recursion": broken(BACKWARD, "error", "RecursionError: maximum recursion depth exceeded (hostile.py, line 6"),
+    "segfault": broken(BACKWARD, "error", "killed by SIGSEGV during 'layer_run'"),
+    # exits
+    "exit_at_import": {"load": ("failed", "hostile.py: SystemExit: 0 (hostile.py, line 6)")},
+    "os_exit_at_import": {"load": ("failed", "hostile.py: importing it (or a module it imports) did not finish: "
+                                             "the worker exited with code 0")},
+    "exit_mid_check": broken(BACKWARD, "error", "your code raised SystemExit: 0 (hostile.py, line 6, in backward)"),
+    "os_exit_mid_check": broken(BACKWARD, "error", "the worker exited with code 0 during 'layer_run'"),
+    "keyboard_interrupt": broken(BACKWARD, "error", "your code raised KeyboardInterrupt"),
+    # output
+    "output_flood": {},
+    # tampering: a planted bug (dx doubled) stays exactly as failed as without the cheats
+    "monkeypatch_numpy": PLANTED_BUG,
+    "patch_grader": {**PLANTED_BUG,
+                     "integrity": ("failed", "hostile.py:19: imports the grader's grader package\n"
+                                             "  - hostile.py:24: imports the grader's reference package")},
+    "read_answers": {},
+    "write_outside": {"integrity": ("failed", "hostile.py:31: reads the grader's file rubrics/pa2.yaml")},
+    "delete_own_copy": broken(POOLING, "error", "the worker exited with code 1 during 'layer_run'"),
+    "crafted_message": broken(POOLING, "error", "the worker sent a malformed reply (array 'out' has dtype object, "
+                                                "which is never loaded)"),
+    # broken files
+    "non_utf8": {},
+    "syntax_error": {"load": ("failed", "broken.py: SyntaxError: invalid syntax (broken.py, line 4")},
+    "notebook_invalid_json": {"load": ("failed", "PA2_draft.ipynb: not a valid notebook (the file is not JSON")},
+    "notebook_wrong_version": {"load": ("failed", "PA2_old.ipynb: unsupported notebook format (Unsupported "
+                                                  "nbformat version 99); save it again with Jupyter or Colab")},
+}
+
+
+def assert_outcome(report, expected):
+    outcome = {c.id: c for c in report.checks}
+    assert set(not_passed(report)) == set(expected), not_passed(report)
+    for check_id, (status, texts) in expected.items():
+        assert outcome[check_id].status == status, (check_id, outcome[check_id].message)
+        texts = (texts,) if isinstance(texts, str) else texts  # alternatives: whichever limit fired first
+        assert any(text in outcome[check_id].message for text in texts), (check_id, outcome[check_id].message)
+    # a clean sample scores every point of the plan; each broken check costs exactly its own
+    assert report.score == sum(c.max_score for c in report.checks) - sum(outcome[i].max_score for i in expected)
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_hostile_case(case, world):
+    report = grade_hostile(case, world, PORT=0, HOST_IP="127.0.0.1", KIND="")
+    assert_outcome(report, EXPECTED[case])
+    assert report.sandbox["isolation"] == "bwrap" or any("isolation" in n for n in report.sandbox["notes"])
+    assert len(report.output) < 200_000  # 64 KB per stream and a note, however much was printed
+    check_output = CASE_OUTPUT.get(case)
+    if check_output:
+        check_output(report)
+
+
+def _flood(report):
+    assert "bytes truncated" in report.output
+
+
+def _nothing_leaked(report):
+    assert "LEAKED" not in report.output
+    assert f"hidden {ROOT}/rubrics" in report.output and f"hidden {ROOT}/reference/layers.py" in report.output
+
+
+def _nothing_written(report):
+    lines = [line for line in report.output.splitlines() if line.startswith(("WROTE", "refused"))]
+    assert len(lines) == 9 and [line for line in lines if line.startswith("WROTE")] == ["WROTE own copy"], lines
+
+
+def _hidden_packages(report):
+    assert "grader hidden: No module named 'grader'" in report.output
+    assert "reference hidden: No module named 'reference'" in report.output
+
+
+def _latin1_warning(report):
+    assert any("helpers.py: not valid UTF-8" in w and "latin-1" in w for w in report.warnings), report.warnings
+
+
+CASE_OUTPUT = {"output_flood": _flood, "print_forever": _flood,
+               "read_answers": _nothing_leaked, "write_outside": _nothing_written, "patch_grader": _hidden_packages,
+               "non_utf8": _latin1_warning}
+
+
+#: Pooling.forward returns garbage of one kind: the forward check (and the backward ones, which
+#: need the forward) error with a message naming the problem; nothing else changes.
+GARBAGE = {
+    "wrong_dtype": "dtype <U32 is not a number",
+    "complex": "complex",
+    "wrong_shape": "shape",
+    "nan": "NaN",
+    "inf": "inf",
+    "object": "array 'out' has dtype object (not numbers) and cannot be sent",
+    "zero_d": "0-d",
+    "not_an_array": "array 'out' has dtype object (not numbers) and cannot be sent",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE))
+def test_garbage_outputs_are_refused_with_a_reason(kind, world):
+    report = grade_hostile("garbage_outputs", world, KIND=kind)
+    assert_outcome(report, broken(POOLING, "error", GARBAGE[kind]))
+
+
+def test_an_ndarray_subclass_that_claims_equality_is_compared_as_plain_numbers(world):
+    """Its __eq__ and __sub__ lie; the grader sees the zeros it really holds."""
+    report = grade_hostile("garbage_outputs", world, KIND="subclass")
+    assert_outcome(report, {"layers.pooling.forward": ("failed", "relative error 1"),
+                            "layers.pooling.gradcheck": ("failed", "not the derivative of your own forward")})
+
+
+def outward_ip() -> str:
+    """This machine's address on its network (127.0.0.1 if it has none)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))  # no packet is sent: this only picks a route
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+def test_network_is_unreachable(world):
+    with socket.socket() as server:
+        server.bind(("0.0.0.0", 0))
+        server.listen()
+        server.setblocking(False)
+        report = grade_hostile("network", world, PORT=server.getsockname()[1], HOST_IP=outward_ip())
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody called
+    assert_outcome(report, {})
+    assert "CONNECTED" not in report.output and report.output.count("blocked") == 4, report.output
