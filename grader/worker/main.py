@@ -167,7 +167,7 @@ def handle(header: dict, arrays: dict) -> bytes:
         reply, out = handler(header, arrays)
         reply = dict(reply or {})
         reply["ok"] = True
-        return _encode(reply, out)
+        return _encode(reply, out, _REPLY_LIMIT[0])
     except BaseException as exc:  # SystemExit, KeyboardInterrupt from student code too
         try:
             return _encode({"ok": False, "error": error_info(exc)}, {})
@@ -191,6 +191,7 @@ def _flush_student_output() -> None:
 
 
 _PROGRESS_FD: int | None = None
+_REPLY_LIMIT = [protocol.DEFAULT_MAX_BYTES]  # what the parent accepts (--max-bytes)
 
 
 def progress(text: str) -> None:
@@ -228,6 +229,7 @@ def _move_high(fds: list[int]) -> list[int]:
 def run(argv: list[str] | None = None) -> None:
     """Serve requests until the parent closes the requests pipe."""
     rfd, wfd, max_bytes = _parse_args(sys.argv[1:] if argv is None else argv)
+    _REPLY_LIMIT[0] = max_bytes
     rfd, wfd = _move_high([rfd, wfd])
     global _PROGRESS_FD
     _PROGRESS_FD = wfd

@@ -58,15 +58,18 @@ _json_encode = json.JSONEncoder(allow_nan=False, ensure_ascii=True, separators=(
 _json_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
-def encode(header: dict, arrays: dict | None = None) -> bytes:
-    """The bytes of one message: ``header`` (JSON-able dict) plus named arrays as ``.npy``."""
+def encode(header: dict, arrays: dict | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of one message: ``header`` (JSON-able dict) plus named arrays as ``.npy``.
+
+    An array larger than ``max_bytes`` is refused before it is written out (a zero-stride view
+    of terabytes is cheap to make and would exhaust memory when materialised)."""
     if not isinstance(header, dict):
         raise ProtocolError(f"a message header must be a dict, not {type(header).__name__}")
     blobs, listing = [], []
     for name, value in (arrays or {}).items():
         if not isinstance(name, str):
             raise ProtocolError(f"array names must be strings, not {type(name).__name__}")
-        blob = _array_bytes(name, value)
+        blob = _array_bytes(name, value, max_bytes)
         blobs.append(blob)
         listing.append({"name": name, "nbytes": len(blob)})
     head = dict(header)
@@ -79,13 +82,16 @@ def encode(header: dict, arrays: dict | None = None) -> bytes:
     return b"".join([_pack_u64(payload_len), _pack_u32(len(head_bytes)), head_bytes, *blobs])
 
 
-def _array_bytes(name: str, value) -> bytes:
+def _array_bytes(name: str, value, max_bytes: int) -> bytes:
     try:
         arr = _np_asarray(value)
     except Exception as exc:
         raise ProtocolError(f"array {name!r} cannot be converted to a NumPy array: {exc}") from None
     if arr.dtype.hasobject:
         raise ProtocolError(f"array {name!r} has dtype object (not numbers) and cannot be sent")
+    if arr.nbytes > max_bytes:
+        raise ProtocolError(f"array {name!r} of shape {arr.shape} holds {arr.nbytes / 2**20:.0f} MB, more than "
+                            f"the {max_bytes / 2**20:.0f} MB a reply may carry")
     buf = _BytesIO()
     try:
         _np_save(buf, arr, allow_pickle=False)

@@ -35,7 +35,8 @@ EXPECTED = {
     # resources
     "memory_bomb": broken(POOLING, "error", "MemoryError: Unable to allocate 50.0 GiB"),
     "memory_creep": broken(BACKWARD, "error", "more than the memory limit of 700 MB"),
-    "huge_array": broken(POOLING, "error", "more than the memory limit of 700 MB"),
+    "huge_array": broken(POOLING, "error", "array 'out' of shape (2, 128, 1024, 1024) holds 2048 MB, more than "
+                                           "the 256 MB a reply may carry"),
     # the process watchdog, or on a loaded machine the call's time limit, or (as nobody) fork() itself
     "fork_bomb": broken(POOLING, "error", ("it started more than 64 processes", "'layer_run' timed out after 4 s",
                                            "BlockingIOError: [Errno 11] Resource temporarily unavailable")),
