@@ -143,7 +143,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         for key in plan.networks:
             say(f"checking network {key}")
             checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks)
-        sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts}
+        sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts,
+                        "peak_memory_mb": round(box.peak_rss_mb)}
         output = box.output()
         files = session.inventory.get("files", [])
         warnings += list(session.inventory.get("warnings", []))
