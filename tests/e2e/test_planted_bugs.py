@@ -9,6 +9,7 @@ import yaml
 
 from grader.grade import grade
 from grader.plan import Plan
+from grader.report import json_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "submissions" / "sample"
@@ -60,3 +61,4 @@ def test_planted_bug_is_caught_and_named(bug, tmp_path, clean_report):
               and bug["name"] == "no_stride_in_backward"}
     assert newly_broken <= reach, newly_broken - reach
     assert report.score < sum(c.max_score for c in report.checks)
+    json_report.validate(json_report.report_dict(report))

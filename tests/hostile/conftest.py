@@ -16,6 +16,7 @@ import pytest
 from grader import sandbox as sb
 from grader.grade import grade
 from grader.plan import Plan
+from grader.report import json_report
 from tests.sandbox.test_sandbox import processes_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,7 @@ def grade_hostile(case: str, world: dict, isolation: str = "auto", limits: sb.Li
              "reference": digest(ROOT / "reference"), "rubrics": digest(ROOT / "rubrics")}
     assert after == before
     assert processes_with(f"HOSTILE-{case}-{os.getpid()}") == []
-    # the score is what the statuses say, never more
+    # the score is what the statuses say, never more; the report follows its schema
     assert report.score == sum(c.max_score for c in report.checks if c.status == "passed")
+    json_report.validate(json_report.report_dict(report))
     return report
