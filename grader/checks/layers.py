@@ -194,7 +194,8 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
             why = describe_failure(exc) if isinstance(exc, CallFailure) else str(exc)
             forward_failure = "" if key == "softmax" else forward_only(session, key, ev, timeout)
             if forward_failure is None:
-                ev.backward_problem = why  # the forward is still judged on its own
+                # the forward is still judged on its own; say which half broke
+                ev.backward_problem = f"your backward gave no answer (your forward alone ran fine): {why}"
             else:
                 ev.problem = forward_failure or why
             continue
