@@ -27,6 +27,7 @@ the process group and every descendant found in ``/proc``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import importlib.util
 import os
 import resource
@@ -35,9 +36,11 @@ import shutil
 import signal
 import site
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -359,6 +362,24 @@ class _Capture:
         self.data = bytearray()
         self.dropped = 0
         self.lock = threading.Lock()
+        self.reading = threading.Lock()  # held by the drain thread from read() to add()
+        self.fd: int | None = None       # the pipe being drained, None once closed
+
+    def settle(self, wait: float = 0.5) -> None:
+        """Wait (briefly) until everything already in the pipe has been added: the worker flushes
+        its output before replying, so after a reply this makes the output complete."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self.reading:
+                if self.fd is None:
+                    return
+                try:
+                    pending = struct.unpack("i", fcntl.ioctl(self.fd, termios.FIONREAD, b"\0" * 4))[0]
+                except OSError:
+                    return
+            if pending == 0:
+                return
+            time.sleep(0.005)
 
     def add(self, chunk: bytes) -> None:
         with self.lock:
@@ -376,6 +397,7 @@ class _Capture:
 
 def _drain(fd: int, capture: _Capture, stop: threading.Event) -> None:
     """Read ``fd`` until EOF (or ``stop``), so a flooding worker never blocks on a full pipe."""
+    capture.fd = fd
     try:
         while True:
             ready, _, _ = select.select([fd], [], [], 0.2)
@@ -383,14 +405,17 @@ def _drain(fd: int, capture: _Capture, stop: threading.Event) -> None:
                 if stop.is_set():
                     return
                 continue
-            chunk = os.read(fd, 65536)
+            with capture.reading:
+                chunk = os.read(fd, 65536)
+                capture.add(chunk)
             if not chunk:
                 return
-            capture.add(chunk)
     except OSError:
         return
     finally:
-        os.close(fd)
+        with capture.reading:
+            capture.fd = None
+            os.close(fd)
 
 
 class _Expired(Exception):
@@ -472,8 +497,7 @@ class Sandbox:
         self._deadline = time.monotonic() + self.limits.total_timeout
         self.tmp = Path(tempfile.mkdtemp(prefix="grader-"))
         os.chmod(self.tmp, 0o755)
-        self.warnings += copy_submission(self.submission_dir, self.tmp / "submission",
-                                         self.limits.copy_file_mb * MB, self.limits.copy_total_mb * MB)
+        self.warnings += self._copy()
         runtime = self.tmp / "runtime" / "_gradeworker"
         runtime.mkdir(parents=True)
         for src in sorted(_WORKER_DIR.glob("*.py")):
@@ -482,6 +506,11 @@ class Sandbox:
         self._choose_isolation()
         self._own_copy()
         self._spawn()
+
+    def _copy(self) -> list[str]:
+        """Copy the submission into the sandbox folder; returns the warnings (files left out)."""
+        return copy_submission(self.submission_dir, self.tmp / "submission",
+                               self.limits.copy_file_mb * MB, self.limits.copy_total_mb * MB)
 
     def _own_copy(self) -> None:
         """Under the unshare fallback the worker runs as nobody: give it its copy."""
@@ -691,8 +720,7 @@ class Sandbox:
             raise WorkerTimeout(f"the submission's total time limit of {self.limits.total_timeout:g} s is used up")
         # A fresh copy: whatever the last worker wrote, deleted or rewrote in its copy is gone.
         _rmtree(self.tmp / "submission")
-        copy_submission(self.submission_dir, self.tmp / "submission",
-                        self.limits.copy_file_mb * MB, self.limits.copy_total_mb * MB)
+        self._copy()  # its warnings were reported with the first copy
         self._own_copy()
         self._spawn()
 
@@ -719,6 +747,8 @@ class Sandbox:
 
     def output(self) -> str:
         """What the student's code printed (bounded; decoded with errors replaced)."""
+        self._stdout.settle()
+        self._stderr.settle()
         out, err = self._stdout.text(), self._stderr.text()
         return out + (f"\n[stderr]\n{err}" if err else "")
 

@@ -7,6 +7,7 @@ import builtins
 import hashlib
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def digest(folder: Path) -> dict[str, str]:
     return out
 
 
+def files_around(sub: Path, world: dict) -> dict:
+    """Digests of everything a submission must not change: its original folder, a folder beside
+    it, and the grader's code, reference and rubrics."""
+    return {"sub": digest(sub), "outside": digest(world["outside"]),
+            **{name: digest(ROOT / name) for name in ("grader", "reference", "rubrics")}}
+
+
 def grader_state() -> dict:
     """What a submission would have to change in the grader's own process to cheat or break it."""
     return {"allclose": np.allclose, "assert_allclose": np.testing.assert_allclose, "max": np.max,
@@ -90,17 +98,37 @@ def grade_hostile(case: str, world: dict, isolation: str = "auto", limits: sb.Li
     """Grade a case and assert the invariants every hostile case shares; returns the report."""
     sub = materialise(case, world["sub"], GRADER_ROOT=ROOT, OUTSIDE=world["outside"], SUBMISSION=world["sub"],
                       MARKER=f"HOSTILE-{case}-{os.getpid()}", **values)
-    before = {"sub": digest(sub), "outside": digest(world["outside"]), "grader": digest(ROOT / "grader"),
-              "reference": digest(ROOT / "reference"), "rubrics": digest(ROOT / "rubrics")}
+    before = files_around(sub, world)
     state = grader_state()
     report = grade(sub, assignment=PLAN, seed=11, limits=limits, isolation=isolation)
     # the grader process is unharmed and nothing outside the worker's copy changed
     assert grader_state() == state
-    after = {"sub": digest(sub), "outside": digest(world["outside"]), "grader": digest(ROOT / "grader"),
-             "reference": digest(ROOT / "reference"), "rubrics": digest(ROOT / "rubrics")}
-    assert after == before
+    assert files_around(sub, world) == before
     assert processes_with(f"HOSTILE-{case}-{os.getpid()}") == []
     # the score is what the statuses say, never more; the report follows its schema
     assert report.score == sum(c.max_score for c in report.checks if c.status == "passed")
     json_report.validate(json_report.report_dict(report))
     return report
+
+
+def grade_network_case(world: dict, **kw):
+    """Grade the `network` case with a listener open on this machine; asserts nobody connected."""
+    with socket.socket() as server:
+        server.bind(("0.0.0.0", 0))
+        server.listen()
+        server.setblocking(False)
+        report = grade_hostile("network", world, PORT=server.getsockname()[1], HOST_IP=outward_ip(), **kw)
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody called
+    assert "CONNECTED" not in report.output, report.output
+    return report
+
+
+def outward_ip() -> str:
+    """This machine's address on its network (127.0.0.1 if it has none)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))  # no packet is sent: this only picks a route
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
