@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -26,8 +27,10 @@ the points per check and optional sandbox limits and training budget; the limit 
 MNIST is looked up in --data-dir, then $GRADER_DATA_DIR, then ~/.cache/grader/mnist.
 Without it, only the training checks are skipped.
 
-exit codes: 0 graded (whatever the score), 2 usage or grader-side error
-(missing submission, unknown assignment, invalid rubric), 3 unexpected internal error.
+exit codes: 0 graded (whatever the score), 2 usage error (missing submission, unknown
+assignment, invalid rubric), 3 grader error: the grader's own installation cannot run the
+worker (its self-check failed: no score is given, fix the environment and grade again) or an
+internal error. `grade --version` names the torch build and the sandbox this machine uses.
 """
 
 
@@ -56,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, help="memory limit of the student's worker process")
     p.add_argument("--show-output", action="store_true", help="show what the student's code printed")
     p.add_argument("--quiet", "-q", action="store_true", help="no terminal report (use with --json)")
+    p.add_argument("--version", action="store_true",
+                   help="print the grader's version, Python, numpy, the torch build and the sandbox in use, and exit")
     p.add_argument("--download-mnist", action="store_true",
                    help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
                         "checksums, and exit")
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)
+    if args.version:
+        return version(args.isolation, err)
     if args.download_mnist:
         return download(args.data_dir, err)
     if args.submission is None:
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from grader.plan import get_plan
     from grader.report import json_report, terminal
     from grader.rubric import load_rubric
+    from grader.sandbox import GraderEnvironmentError
 
     try:
         plan = load_rubric(args.rubric) if args.rubric is not None else get_plan(args.assignment)
@@ -91,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with err.status("grading…") as status:
                 report = grade(args.submission, progress=lambda msg: status.update(f"grading: {msg}…"), **options)
+    except GraderEnvironmentError as exc:
+        err.print(f"[red]grader error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 3
     except (GradeError, ValueError) as exc:  # RubricError is a ValueError
         err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)  # rubric messages hold [a, b] and line breaks
         return 2
@@ -109,6 +120,28 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json_report.dumps(report) + "\n")
     if not args.quiet and args.json != "-":
         terminal.render(report, Console(), show_output=args.show_output)
+    return 0
+
+
+def version(isolation: str, err: Console) -> int:
+    """--version: what grades here. Runs the worker's self-check, so a broken install shows now."""
+    import grader
+    from grader import sandbox as sb
+
+    print(f"grader {grader.__version__}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="grader-version-") as empty, \
+                sb.Sandbox(empty, isolation=isolation) as box:
+            env = box.environment
+            print(f"python {env['python']} ({box.python})")
+            print(f"numpy {env['numpy']}")
+            print(f"torch {env['torch']} ({sb.torch_build(env)})")
+            print(f"sandbox {box.isolation}: {box.notes[-2] if len(box.notes) > 1 else ''}")
+            print(f"limits: cgroups {'yes' if box.cgroup_supported() else 'no'}, address space "
+                  f"{box.address_space_mb} MB (libraries reserve {env['reserved_mb']} MB)")
+    except (sb.GraderEnvironmentError, sb.SandboxUnavailable) as exc:
+        err.print(f"[red]grader error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 3
     return 0
 
 

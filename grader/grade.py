@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -96,6 +97,22 @@ def integrity_result(violations: list[integrity.Violation]) -> CheckResult:
                   diagnosis="integrity", violations=[str(v) for v in violations])
 
 
+def hidden_from_student(plan: Plan, data_dir) -> tuple[Path, ...]:
+    """Files the sandbox must hide beyond the grader's own: the rubric and the MNIST folder in use
+    (however it was found: option, environment variable or cache), since it holds the test labels."""
+    from reference import data as mnist
+
+    hide = [] if plan.source.startswith("built-in:") else [Path(plan.source)]
+    for candidate in (data_dir, os.environ.get(mnist.ENV_VAR), mnist.cache_dir()):
+        if candidate:
+            hide.append(Path(candidate).expanduser())
+    try:
+        hide.append(mnist.find_data_dir(data_dir))
+    except mnist.DataError:
+        pass
+    return tuple(dict.fromkeys(p.resolve() for p in hide))
+
+
 def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=None, seed: int | None = None,
           limits: sb.Limits | None = None, isolation: str = "auto",
           budget: train_checks.TrainingBudget | None = None, progress: Progress | None = None,
@@ -130,8 +147,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             warnings.append(f"training checks skipped: {data_problem}")
 
     say("starting the sandbox")
-    rubric_file = () if plan.source.startswith("built-in:") else (plan.source,)  # hidden from the student
-    with sb.Sandbox(root, limits, hide=rubric_file, isolation=isolation) as box:
+    with sb.Sandbox(root, limits, hide=hidden_from_student(plan, data_dir), isolation=isolation) as box:
         session = Session(box)
         say("importing the submission")
         session.load()
@@ -144,7 +160,9 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             say(f"checking network {key}")
             checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks)
         sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts,
-                        "peak_memory_mb": round(box.peak_rss_mb)}
+                        "peak_memory_mb": round(box.peak_rss_mb), "torch": box.environment.get("torch", ""),
+                        "torch_build": sb.torch_build(box.environment) if box.environment else "",
+                        "python": box.environment.get("python", "")}
         output = box.output()
         files = session.inventory.get("files", [])
         warnings += list(session.inventory.get("warnings", []))

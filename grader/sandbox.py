@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import cgroup as cgroups
 from grader.worker import protocol
 
 MB = 1024 * 1024
@@ -56,6 +57,11 @@ ISOLATION_MODES = ("auto", "bwrap", "unshare", "none")
 _WORKER_DIR = Path(__file__).resolve().parent / "worker"
 _BOOTSTRAP = """\
 import os, sys
+_copy = os.environ.pop("GRADEWORKER_COPY", None)
+if _copy:  # under bubblewrap: the working copy lives on the sandbox's size-limited /tmp
+    import shutil
+    shutil.copytree(_copy, "/tmp/submission", symlinks=True)
+    os.chdir("/tmp/submission")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _gradeworker.main import run
 run()
@@ -66,7 +72,7 @@ run()
 class Limits:
     """Resource limits of one submission's worker."""
 
-    memory_mb: int = 1024         # RSS of the worker's process tree; RLIMIT_AS is twice this
+    memory_mb: int = 1024         # memory of the worker's process tree (cgroup, and the watchdog's PSS)
     cpu_seconds: int = 300        # RLIMIT_CPU per worker process (SIGXCPU, then SIGKILL 5 s later)
     file_size_mb: int = 64        # RLIMIT_FSIZE
     open_files: int = 256         # RLIMIT_NOFILE
@@ -78,7 +84,8 @@ class Limits:
     max_processes: int = 64       # processes in the worker's tree (RLIMIT_NPROC too, as nobody)
     copy_file_mb: int = 50        # submission files larger than this are not copied
     copy_total_mb: int = 200      # copying stops once the submission reaches this size
-    tmp_mb: int = 512             # size of the private /tmp under bubblewrap
+    tmp_mb: int = 512             # what the worker may write: its private /tmp (bwrap), its copy (otherwise)
+    shm_mb: int = 64              # size of /dev/shm under bubblewrap
     threads: int = 2              # BLAS/OpenMP threads of the worker (the parent waits meanwhile)
 
 
@@ -107,6 +114,11 @@ class WorkerProtocolError(WorkerError):
 
 class SandboxUnavailable(RuntimeError):
     """The isolation mode that was asked for cannot work on this machine."""
+
+
+class GraderEnvironmentError(RuntimeError):
+    """The grader's own installation cannot run the worker (its self-check failed): no score
+    may be given, since every failure would be the grader's, not the student's."""
 
 
 class StudentError(Exception):
@@ -139,9 +151,39 @@ def _run_probe(cmd: list[str]) -> str | None:
     return None
 
 
-def _bwrap_base() -> list[str]:
+def worker_python() -> str:
+    """The interpreter the worker runs: ``$GRADER_WORKER_PYTHON``, else the grader's own."""
+    return os.environ.get("GRADER_WORKER_PYTHON") or sys.executable
+
+
+def interpreter_paths(python: str) -> list[Path]:
+    """What the worker's interpreter needs to see wherever it lives (a virtualenv under /tmp or
+    inside a hidden folder): its folder, and this Python's prefixes and site-packages."""
+    paths = [Path(python).parent, Path(os.path.realpath(python)).parent, Path(sys.prefix), Path(sys.base_prefix),
+             *map(Path, site.getsitepackages())]
+    if (Path(python).parent.parent / "pyvenv.cfg").exists():  # a virtualenv's python finds its prefix there
+        paths.append(Path(python).parent.parent)
+    out: list[Path] = []
+    for p in paths:
+        p = Path(os.path.abspath(p))
+        if p.exists() and p not in out:
+            out.append(p)
+    return out
+
+
+def _bwrap_base(shm_mb: int = 64) -> list[str]:
     return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--size", str(shm_mb * MB), "--tmpfs", "/dev/shm"]
+
+
+def _rebind(covered: list[Path], python: str) -> list[str]:
+    """``--ro-bind`` arguments that show the interpreter again inside folders covered by a tmpfs."""
+    out = []
+    for p in interpreter_paths(python):
+        if any(c == p or c in p.parents for c in covered):
+            out += ["--ro-bind", str(p), str(p)]
+    return out
 
 
 def probe(mode: str) -> tuple[list[str] | None, str]:
@@ -158,7 +200,9 @@ def probe(mode: str) -> tuple[list[str] | None, str]:
 def _probe_bwrap() -> tuple[list[str] | None, str]:
     if shutil.which("bwrap") is None:
         return None, "bubblewrap (bwrap) not found"
-    why = _run_probe(_bwrap_base() + ["--tmpfs", "/tmp", "--", sys.executable, "-s", "-c", "import numpy"])
+    python = worker_python()
+    why = _run_probe(_bwrap_base() + ["--tmpfs", "/tmp"] + _rebind([Path("/tmp")], python)
+                     + ["--", python, "-s", "-c", "import numpy"])
     if why:
         return None, f"bubblewrap does not work here ({why})"
     return ["bwrap"], "bubblewrap: no network, read-only system, grader files hidden, private /tmp"
@@ -167,7 +211,7 @@ def _probe_bwrap() -> tuple[list[str] | None, str]:
 def _probe_unshare() -> tuple[list[str] | None, str]:
     if shutil.which("unshare") is None:
         return None, "unshare not found"
-    check = [sys.executable, "-s", "-c", "import numpy"]
+    check = [worker_python(), "-s", "-c", "import numpy"]
     prefix = None
     for candidate in (["unshare", "--net", "--"], ["unshare", "--user", "--map-root-user", "--net", "--"]):
         if _run_probe(candidate + ["/bin/true"]) is None:
@@ -440,6 +484,56 @@ class _DeadlineReader:
 
 # ---------------------------------------------------------------- the sandbox
 
+_SELFCHECKS: dict[tuple, dict] = {}  # configuration -> what its self-check found (once per process)
+_CGROUP_PROBE: dict[str, bool] = {}
+
+
+def torch_build(found: dict) -> str:
+    """"CPU build" or "CUDA 12.8 build", from a self-check's answer."""
+    return f"CUDA {found['torch_cuda']} build" if found.get("torch_cuda") else "CPU build"
+
+
+def _tmpfs_used(pids: list[int]) -> int:
+    """Bytes written to the sandbox's own tmpfs mounts (/tmp, /dev/shm), seen through a sandboxed
+    process's root: they hold memory that no process's RSS shows."""
+    host = {os.stat(m).st_dev for m in ("/tmp", "/dev/shm") if os.path.exists(m)}
+    for pid in pids:
+        total, seen = 0, False
+        for mount in ("tmp", "dev/shm"):
+            try:
+                path = f"/proc/{pid}/root/{mount}"
+                if os.stat(path).st_dev in host:
+                    continue
+                st = os.statvfs(path)
+            except OSError:
+                continue
+            total += (st.f_blocks - st.f_bfree) * st.f_frsize
+            seen = True
+        if seen:
+            return total
+    return 0
+
+
+def _folder_size(root: Path, cap: int = 20000) -> int:
+    """Bytes in the files under ``root`` (at most ``cap`` entries looked at: bounded work)."""
+    total, todo, seen = 0, [str(root)], 0
+    while todo and seen < cap:
+        try:
+            with os.scandir(todo.pop()) as it:
+                for entry in it:
+                    seen += 1
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
 class Sandbox:
     """One submission's worker: a temp copy, a sandboxed process, requests with time limits.
 
@@ -450,6 +544,10 @@ class Sandbox:
     def __init__(self, submission_dir, limits: Limits | None = None, hide=(), isolation: str = "auto"):
         self.submission_dir = Path(submission_dir).resolve()
         self.limits = limits or Limits()
+        self.python = worker_python()
+        self.environment: dict = {}  # what the self-check found: versions, torch build, reserved address space
+        self.cgroup: cgroups.Cgroup | None = None
+        self._address_space_mb: int | None = None  # RLIMIT_AS: None = unlimited (the self-check's own worker)
         self.extra_hide = [Path(p) for p in hide]
         self.progress: str | None = None  # the last progress note of the current request
         requested = isolation if isolation != "auto" else os.environ.get("GRADER_ISOLATION", "auto")
@@ -505,7 +603,62 @@ class Sandbox:
         (self.tmp / "runtime" / "_gradeworker_main.py").write_text(_BOOTSTRAP)
         self._choose_isolation()
         self._own_copy()
+        self._selfcheck()
         self._spawn()
+
+    def _selfcheck(self) -> None:
+        """Prove, before any student code runs, that a worker can import numpy and torch, allocate
+        and convolve under these limits; learn the address space the libraries reserve. Once per
+        process and configuration. Raises GraderEnvironmentError if it cannot."""
+        key = (self.isolation, tuple(self._prefix), self.python, self.limits.memory_mb, self.limits.threads,
+               self.limits.tmp_mb, self.limits.shm_mb, tuple(self.hidden))
+        found = _SELFCHECKS.get(key)
+        if found is None:
+            found = self.run_selfcheck()
+            _SELFCHECKS[key] = found
+        self.environment = found
+        self._address_space_mb = found["reserved_mb"] + 2 * self.limits.memory_mb
+        cg = "cgroup memory and task limits" if self.cgroup_supported() else "no cgroups here: memory limited by the watchdog and RLIMIT_AS"
+        self.notes.append(f"worker self-check passed: {self.python} (Python {found['python']}), numpy {found['numpy']}, "
+                          f"torch {found['torch']} ({torch_build(found)}); libraries reserve {found['reserved_mb']} MB "
+                          f"of address space, so RLIMIT_AS is {self._address_space_mb} MB; {cg}")
+
+    def run_selfcheck(self, alloc_mb: int = 32) -> dict:
+        """Run the self-check in a worker of its own (no address-space limit until the check sets
+        it); the worker is stopped afterwards. Raises GraderEnvironmentError with what failed."""
+        saved = self._address_space_mb
+        self._address_space_mb = None
+        try:
+            self._spawn()
+            header, _ = self.request("selfcheck", {"alloc_mb": int(alloc_mb),
+                                                   "address_space_extra_mb": 2 * self.limits.memory_mb},
+                                     timeout=max(60.0, self.limits.call_timeout))
+        except (WorkerError, StudentError) as exc:
+            detail = exc.message if isinstance(exc, StudentError) else str(exc)
+            raise GraderEnvironmentError(
+                f"the grader's worker cannot run on this installation ({self.isolation} isolation, "
+                f"{self.limits.memory_mb} MB, Python {self.python}): {detail}. This is not the submission's fault: "
+                f"no score was given. Fix the grader's environment (see the README: installing the CPU build "
+                f"of torch) or raise --memory-mb, then grade again.") from None
+        finally:
+            self._shutdown_worker()
+            self._address_space_mb = saved
+        try:
+            return {"python": str(header["python"]), "numpy": str(header["numpy"]), "torch": str(header["torch"]),
+                    "torch_cuda": None if header.get("torch_cuda") is None else str(header["torch_cuda"]),
+                    "reserved_mb": int(header["reserved_mb"])}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GraderEnvironmentError(f"the worker's self-check gave an unreadable answer ({exc})") from None
+
+    @staticmethod
+    def cgroup_supported() -> bool:
+        """Whether this process can create cgroups (probed once)."""
+        if "ok" not in _CGROUP_PROBE:
+            probe_group = cgroups.create(64, 64)
+            _CGROUP_PROBE["ok"] = probe_group is not None
+            if probe_group is not None:
+                probe_group.remove()
+        return _CGROUP_PROBE["ok"]
 
     def _copy(self) -> list[str]:
         """Copy the submission into the sandbox folder; returns the warnings (files left out)."""
@@ -555,10 +708,11 @@ class Sandbox:
             wanted += [grader_dir.parent, grader_dir.parent / "rubrics"]
         if os.environ.get("GRADER_DATA_DIR"):
             wanted.append(Path(os.environ["GRADER_DATA_DIR"]))
+        if os.environ.get("GRADER_RUBRICS_DIR"):
+            wanted.append(Path(os.environ["GRADER_RUBRICS_DIR"]))
         wanted.append(Path.home() / ".cache" / "grader")
-        protected = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, self.tmp, "/",
-                                                 os.path.dirname(os.path.realpath(sys.executable)),
-                                                 *site.getsitepackages())}
+        # the interpreter is shown again inside a hidden folder (see _rebind); "/" and the copy are not hideable
+        protected = {Path("/"), self.tmp.resolve()}
         hidden: list[Path] = []
         for path in wanted:
             path = path.resolve()
@@ -578,16 +732,21 @@ class Sandbox:
         """The worker's command line and the directory to start it in."""
         lim = self.limits
         if self.isolation == "bwrap":
-            runtime, cwd = "/tmp/runtime", "/tmp/submission"
-            cmd = _bwrap_base() + ["--size", str(lim.tmp_mb * MB), "--tmpfs", "/tmp",
-                                   "--bind", str(self.tmp / "submission"), cwd,
-                                   "--ro-bind", str(self.tmp / "runtime"), runtime]
+            # The copy is bound read-only and copied by the bootstrap onto the size-limited /tmp,
+            # so what the worker writes is bounded (and counted as memory) and gone with it.
+            runtime = "/tmp/runtime"
+            cmd = _bwrap_base(lim.shm_mb) + ["--size", str(lim.tmp_mb * MB), "--tmpfs", "/tmp"]
+            folders = [p for p in self.hidden if p.is_dir()]
             for path in self.hidden:
                 if path.is_dir():
-                    cmd += ["--size", str(64 * 1024), "--tmpfs", str(path), "--remount-ro", str(path)]
+                    cmd += ["--size", str(64 * 1024), "--tmpfs", str(path)]
                 else:
                     cmd += ["--ro-bind", "/dev/null", str(path)]
-            cmd += ["--chdir", cwd, "--"]
+            cmd += _rebind([Path("/tmp"), *folders], self.python)
+            for path in folders:
+                cmd += ["--remount-ro", str(path)]
+            cmd += ["--ro-bind", str(self.tmp / "submission"), "/tmp/.submission",
+                    "--ro-bind", str(self.tmp / "runtime"), runtime, "--chdir", "/tmp", "--"]
             start_dir = str(self.tmp)
         else:
             runtime, cwd = str(self.tmp / "runtime"), str(self.tmp / "submission")
@@ -595,7 +754,7 @@ class Sandbox:
             start_dir = cwd
         # Not -I: its -E would drop PYTHONHASHSEED (deterministic set order in student code); the
         # environment is built from scratch below, so -s -P -B give the rest of -I's isolation.
-        cmd += [sys.executable, "-s", "-P", "-B", f"{runtime}/_gradeworker_main.py",
+        cmd += [self.python, "-s", "-P", "-B", f"{runtime}/_gradeworker_main.py",
                 "--requests-fd", str(req_r), "--replies-fd", str(rep_w),
                 "--max-bytes", str(lim.max_message_mb * MB)]
         return cmd, start_dir
@@ -605,11 +764,14 @@ class Sandbox:
                "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(self.limits.threads)
+        if self.isolation == "bwrap":
+            env["GRADEWORKER_COPY"] = "/tmp/.submission"
         return env
 
     def _rlimits(self) -> list[tuple[int, tuple[int, int]]]:
         lim = self.limits
-        out = [(resource.RLIMIT_AS, (2 * lim.memory_mb * MB,) * 2),  # backstop; see the module doc
+        space = resource.RLIM_INFINITY if self._address_space_mb is None else self._address_space_mb * MB
+        out = [(resource.RLIMIT_AS, (space, space)),  # backstop above the libraries' reservation; module doc
                (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 5)),
                (resource.RLIMIT_FSIZE, (lim.file_size_mb * MB,) * 2),
                (resource.RLIMIT_NOFILE, (lim.open_files,) * 2),
@@ -625,8 +787,17 @@ class Sandbox:
         rep_r, rep_w = os.pipe()
         cmd, start_dir = self._command(req_r, rep_w)
         limits = self._rlimits()
+        overhead = 3 if self.isolation == "bwrap" else 1
+        self.cgroup = cgroups.create(self.limits.memory_mb, 4 * self.limits.max_processes + 16 + overhead)
+        procs = [os.fsencode(f) for f in (self.cgroup.procs_files if self.cgroup else [])]
 
-        def preexec() -> None:  # only setrlimit: safe enough after fork in a threaded parent
+        def preexec() -> None:  # setrlimit and joining the cgroup: plain syscalls, safe after fork
+            for path in procs:
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.write(fd, b"0")  # "0" means the writing process itself
+                finally:
+                    os.close(fd)
             for which, value in limits:
                 resource.setrlimit(which, value)
 
@@ -655,15 +826,23 @@ class Sandbox:
         """Kill the worker's tree when it has too many processes or too much resident memory."""
         page = os.sysconf("SC_PAGE_SIZE")
         overhead = 3 if self.isolation == "bwrap" else 1  # bwrap's own processes
+        copy = self.tmp / "submission"
+        tick = 0
         while not stop.wait(0.2) and proc.poll() is None:
             table = _process_table()
             pids = _tree(proc.pid, table)
+            # files the worker wrote to its tmpfs (bwrap) are memory too
             rss = sum(table.get(p, (0, 0))[1] for p in pids) * page
+            rss += _tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0
             self.peak_rss_mb = max(self.peak_rss_mb, rss / MB)
+            tick += 1
             if len(pids) > self.limits.max_processes + overhead:
                 self._kill_reason = f"it started more than {self.limits.max_processes} processes"
-            elif rss > self.limits.memory_mb * MB and (len(pids) == 1 or _pss(pids) > self.limits.memory_mb * MB):
+            elif rss > self.limits.memory_mb * MB and (len(pids) == 1 or _pss(pids) + _tmpfs_used(pids[1:])
+                                                       > self.limits.memory_mb * MB):
                 self._kill_reason = f"it used more than the memory limit of {self.limits.memory_mb} MB"
+            elif self.isolation != "bwrap" and tick % 5 == 0 and _folder_size(copy) > self.limits.tmp_mb * MB:
+                self._kill_reason = f"it wrote more than the {self.limits.tmp_mb} MB its working copy may hold"
             else:
                 continue
             self._kill(proc)
@@ -710,6 +889,9 @@ class Sandbox:
             if t is not threading.current_thread():
                 t.join(2)
         self._threads = []
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def restart(self) -> None:
         """A fresh worker on a fresh copy of the submission (after a timeout, crash, ...)."""
@@ -719,9 +901,11 @@ class Sandbox:
         if time.monotonic() >= self._deadline:
             raise WorkerTimeout(f"the submission's total time limit of {self.limits.total_timeout:g} s is used up")
         # A fresh copy: whatever the last worker wrote, deleted or rewrote in its copy is gone.
-        _rmtree(self.tmp / "submission")
-        self._copy()  # its warnings were reported with the first copy
-        self._own_copy()
+        # (Under bubblewrap the host copy is read-only to the worker and copied afresh at start.)
+        if self.isolation != "bwrap":
+            _rmtree(self.tmp / "submission")
+            self._copy()  # its warnings were reported with the first copy
+            self._own_copy()
         self._spawn()
 
     def close(self) -> None:
@@ -735,6 +919,32 @@ class Sandbox:
             self._proc = None
             if self.tmp is not None and self.tmp.exists():
                 _rmtree(self.tmp)
+
+    def memory_now_mb(self) -> float:
+        """What the worker's process tree holds right now (RSS plus its tmpfs files), in MB."""
+        if self._proc is None or self._proc.poll() is not None:
+            return 0.0
+        table = _process_table()
+        pids = _tree(self._proc.pid, table)
+        rss = sum(table.get(p, (0, 0))[1] for p in pids) * os.sysconf("SC_PAGE_SIZE")
+        return (rss + (_tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0)) / MB
+
+    def recheck(self, alloc_mb: int) -> None:
+        """After a failure that looks like the grader's (an allocation or library mapping that should
+        have fitted): stop the worker and replay the allocation in a self-check worker without
+        student code. Raises GraderEnvironmentError if that fails too; else the failure was the
+        submission's. The next request starts a fresh worker."""
+        self._shutdown_worker()
+        saved = self._address_space_mb
+        try:
+            self.run_selfcheck(alloc_mb=max(32, int(alloc_mb)))
+        finally:
+            self._address_space_mb = saved
+
+    @property
+    def address_space_mb(self) -> int | None:
+        """The worker's RLIMIT_AS in MB: the libraries' measured reservation plus twice memory_mb."""
+        return self._address_space_mb
 
     @property
     def alive(self) -> bool:
@@ -828,6 +1038,8 @@ class Sandbox:
         """The error to raise when the worker stopped answering during ``op``."""
         code = self._wait_exit(2.0)
         reason = self._kill_reason
+        if not reason and self.cgroup is not None and self.cgroup.oom_kills():
+            reason = f"it used more than the memory limit of {self.limits.memory_mb} MB"
         self._shutdown_worker()
         if code is None:
             return WorkerProtocolError(f"'{op}': the worker closed its reply channel without exiting; it was stopped")

@@ -7,6 +7,8 @@ again, so one bad check never takes the others down with it.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,20 @@ CallFailure = (sb.WorkerError, sb.StudentError)
 MAX_LEFT_OUT = 5
 #: Error messages that mean the worker ran out of something and should be replaced.
 EXHAUSTED = ("allocate memory", "can't start new thread", "Resource temporarily unavailable")
+#: Failures that may be the grader's installation, not the student's code (see suspect_environment).
+MAPPING_FAILED = ("failed to map segment", "cannot allocate memory")
+_ALLOCATION = re.compile(r"allocate (\d+(?:\.\d+)?) (KiB|MiB|GiB|TiB|B)\b")
+_UNITS = {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "TiB": 1024 ** 2}
+
+
+def suspect_environment(text: str) -> float | None:
+    """MB the failed allocation asked for (0 if not said) when ``text`` reports a MemoryError or a
+    shared library that could not be mapped; None for any other failure."""
+    lowered = text.lower()
+    if "memoryerror" not in lowered and not any(m in lowered for m in MAPPING_FAILED):
+        return None
+    found = _ALLOCATION.search(text)
+    return float(found.group(1)) * _UNITS[found.group(2)] if found else 0.0
 
 
 class Session:
@@ -33,6 +49,7 @@ class Session:
         self.restarts = 0
         self._needs_load = True
         self._restart_next = False
+        self._environment_proven = False
 
     def load(self) -> dict[str, Any]:
         """Import the submission in the worker; returns what was found (see docs: `load`).
@@ -58,6 +75,8 @@ class Session:
             self.inventory = header
             self.load_error = None
             self._needs_load = False
+            if isinstance(header.get("files"), list):
+                self._rule_out_environment(json.dumps(header["files"], default=str))
             return header
 
     def _importing(self) -> str | None:
@@ -89,10 +108,26 @@ class Session:
             self._needs_load = True
             raise
         except sb.StudentError as exc:
+            self._rule_out_environment(f"{exc.type}: {exc.message}")
             # Out of memory (or threads) leaves the worker crippled for later checks: start afresh.
             if exc.type == "MemoryError" or any(m in exc.message for m in EXHAUSTED):
                 self._restart_next = True
             raise
+
+    def _rule_out_environment(self, text: str) -> None:
+        """A MemoryError or unmappable library while the worker holds far less than its limit may be
+        the grader's installation (e.g. an address-space limit too small for a CUDA torch): replay
+        the allocation without student code; GraderEnvironmentError if that fails too."""
+        asked = suspect_environment(text)
+        if asked is None or self._environment_proven:
+            return
+        needed = self.sandbox.memory_now_mb() + asked
+        if needed >= self.sandbox.limits.memory_mb / 2:
+            return  # near the limit: the submission's own doing
+        self.sandbox.recheck(alloc_mb=int(needed) + 1)
+        self._environment_proven = True  # once is enough: later failures of this kind are the submission's
+        self.restarts += 1
+        self._needs_load = True
 
     def has_layer(self, key: str) -> bool:
         return key in self.inventory.get("layers", {})

@@ -197,6 +197,8 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
             if forward_failure is None:
                 # the forward is still judged on its own; say which half broke
                 ev.backward_problem = f"your backward gave no answer (your forward alone ran fine): {why}"
+            elif isinstance(exc, WorkerTimeout) and "timed out" in (forward_failure or ""):
+                ev.problem = why  # the forward alone hung too (with less time): the first timeout says it
             else:
                 ev.problem = forward_failure or why
             continue

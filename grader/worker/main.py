@@ -27,6 +27,7 @@ import numpy as np
 
 from . import protocol
 from .guard import restore_builtins as _restore_builtins
+from .selfcheck import op_selfcheck
 
 try:
     from .ops import OPS as _SUBMISSION_OPS
@@ -151,7 +152,7 @@ def op_call(header: dict, arrays: dict) -> tuple[dict, dict]:
     return {}, out
 
 
-BUILTIN_OPS = {"ping": op_ping, "import_module": op_import_module, "call": op_call}
+BUILTIN_OPS = {"ping": op_ping, "import_module": op_import_module, "call": op_call, "selfcheck": op_selfcheck}
 OPS = {**_SUBMISSION_OPS, **BUILTIN_OPS}
 
 

@@ -232,7 +232,7 @@ def test_rubric_limits_and_budget_beat_the_defaults(tmp_path, captured):
     _run(tmp_path, plan)
     assert captured["limits"] == Limits(call_timeout=3.0, memory_mb=2048)
     assert captured["budget"] == TrainingBudget(steps=4)
-    assert captured["hide"] == (str(tmp_path / "r.yaml"),)  # the student cannot read the rubric
+    assert (tmp_path / "r.yaml").resolve() in captured["hide"]  # the student cannot read the rubric
 
 
 def test_explicit_arguments_and_flags_beat_the_rubric(tmp_path, captured):
@@ -240,7 +240,7 @@ def test_explicit_arguments_and_flags_beat_the_rubric(tmp_path, captured):
                 training={"steps": 4})
     _run(tmp_path, plan, limit_overrides={"call_timeout": 1.5})
     assert captured["limits"] == Limits(call_timeout=1.5, memory_mb=2048)  # the flag wins, the rest stays
-    assert captured["hide"] == ()  # a built-in plan has no file
+    assert not any(p.suffix == ".yaml" for p in captured["hide"])  # a built-in plan has no file
     _run(tmp_path, plan, limits=Limits(total_timeout=60), budget=TrainingBudget(steps=2),
          limit_overrides={"memory_mb": 512})
     assert captured["limits"] == Limits(total_timeout=60, memory_mb=512)
@@ -325,3 +325,16 @@ def test_cli_help_says_where_rubrics_come_from():
     assert out.returncode == 0
     assert "--rubric FILE" in out.stdout and "GRADER_RUBRICS_DIR" in out.stdout
     assert str(RUBRICS) in out.stdout and "available: hw7, pa1, pa2" in out.stdout
+
+
+def test_the_mnist_folder_is_hidden_however_it_was_found(tmp_path, captured, monkeypatch):
+    """--data-dir, $GRADER_DATA_DIR and the cache all hold the test labels: all are hidden."""
+    given, from_env = tmp_path / "given", tmp_path / "env"
+    given.mkdir()
+    from_env.mkdir()
+    monkeypatch.setenv("GRADER_DATA_DIR", str(from_env))
+    plan = Plan("r", layers=(), networks=("three_layer_nn",))
+    _run(tmp_path, plan, data_dir=given)
+    assert given.resolve() in captured["hide"] and from_env.resolve() in captured["hide"]
+    from reference.data import cache_dir
+    assert cache_dir().resolve() in captured["hide"]

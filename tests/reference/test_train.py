@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -145,7 +144,6 @@ def test_two_layer_cnn_learns_in_one_brief_epoch(data_dir):
     held-out test images. Measured on mnist-ci: 0.874 (loss 2.302 -> 0.429); 0.7 leaves room for
     BLAS rounding while a wrong backward or a stalled network (the seeds' ~27%) fails."""
     networks = pytest.importorskip("reference.networks")
-    started = time.perf_counter()
     train_idx = data.stratified_subset(data.load_labels("train", data_dir), 5000, seed=0)
     test_idx = data.stratified_subset(data.load_labels("test", data_dir), 1000, seed=0)
     x, t = data.load_mnist("train", data_dir, indices=train_idx)
@@ -154,5 +152,4 @@ def test_two_layer_cnn_learns_in_one_brief_epoch(data_dir):
     history = sgd_train(net, x, t, xv, tv, lr=0.1, batch_size=100, epochs=1, seed=0, train_eval_size=1000)
     assert abs(history["valid_loss"][0] - math.log(10)) < 0.01
     assert history["valid_loss"][1] < 0.8
-    assert history["valid_acc"][1] > 0.7, history
-    assert time.perf_counter() - started < 90
+    assert history["valid_acc"][1] > 0.7, history  # how long it takes: benchmarks/, not a test
