@@ -77,6 +77,7 @@ class Limits:
     file_size_mb: int = 64        # RLIMIT_FSIZE
     open_files: int = 256         # RLIMIT_NOFILE
     call_timeout: float = 30.0    # seconds per request unless the caller says otherwise
+    load_timeout: float = 60.0    # seconds to import the submission (import torch alone takes seconds)
     train_timeout: float = 120.0  # seconds per training request (used by grade())
     total_timeout: float = 600.0  # seconds for the whole submission, across calls and restarts
     output_kb: int = 64           # captured stdout and stderr, each

@@ -60,7 +60,8 @@ class Session:
         while True:
             try:
                 header, _ = self.sandbox.request("load", {"manifest": self.manifest, "skip": self.left_out},
-                                                 timeout=None)
+                                                 timeout=max(self.sandbox.limits.load_timeout,
+                                                             self.sandbox.limits.call_timeout))
             except sb.WorkerError as exc:
                 culprit = self._importing()
                 if culprit and culprit not in self.left_out and len(self.left_out) < MAX_LEFT_OUT:

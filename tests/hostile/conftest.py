@@ -28,7 +28,7 @@ CASES = ROOT / "tests" / "hostile" / "cases"
 #: does not use), so "the other checks still graded" means every other check passes.
 PLAN = Plan("hostile", layers=("affine", "relu", "convolution", "pooling", "softmax"),
             networks=("two_layer_cnn",), network_checks=("architecture", "logits", "gradient"))
-LIMITS = sb.Limits(call_timeout=4, total_timeout=240, memory_mb=700)
+LIMITS = sb.Limits(call_timeout=4, load_timeout=20, total_timeout=240, memory_mb=700)
 POOLING = ("layers.pooling.forward", "layers.pooling.backward", "layers.pooling.gradcheck")
 
 
