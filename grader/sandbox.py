@@ -85,7 +85,7 @@ class Limits:
     max_processes: int = 64       # processes in the worker's tree (RLIMIT_NPROC too, as nobody)
     copy_file_mb: int = 50        # submission files larger than this are not copied
     copy_total_mb: int = 200      # copying stops once the submission reaches this size
-    tmp_mb: int = 512             # what the worker may write: its private /tmp (bwrap), its copy (otherwise)
+    tmp_mb: int = 256             # what the worker may write: its private /tmp (bwrap), its copy (otherwise)
     shm_mb: int = 64              # size of /dev/shm under bubblewrap
     threads: int = 2              # BLAS/OpenMP threads of the worker (the parent waits meanwhile)
 

@@ -20,7 +20,8 @@ CallFailure = (sb.WorkerError, sb.StudentError)
 #: At most this many files are left out for hanging or crashing at import before loading gives up.
 MAX_LEFT_OUT = 5
 #: Error messages that mean the worker ran out of something and should be replaced.
-EXHAUSTED = ("allocate memory", "can't start new thread", "Resource temporarily unavailable")
+EXHAUSTED = ("allocate memory", "can't start new thread", "Resource temporarily unavailable",
+             "No space left on device")  # a full tmpfs is memory the next check would miss
 #: Failures that may be the grader's installation, not the student's code (see suspect_environment).
 MAPPING_FAILED = ("failed to map segment", "cannot allocate memory")
 _ALLOCATION = re.compile(r"allocate (\d+(?:\.\d+)?) (KiB|MiB|GiB|TiB|B)\b")
