@@ -70,6 +70,16 @@ def load_training_data(data_dir, seed: int, budget: train_checks.TrainingBudget)
     return train_checks.TrainingData(x, t, xv, tv), None
 
 
+def describe_data(data_dir) -> str:
+    """Where the MNIST files in use came from, for the report."""
+    from reference import data as mnist
+
+    try:
+        return mnist.describe_data_dir(mnist.find_data_dir(data_dir))
+    except mnist.DataError:
+        return ""
+
+
 def load_result(session: Session) -> CheckResult:
     """`load`: did every file of the submission import, and what was left out."""
     if session.load_error:
@@ -139,12 +149,14 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
 
     checks: list[CheckResult] = [integrity_result(integrity.scan(root))]
     warnings: list[str] = []
-    data = None
+    data, data_source = None, ""
     if plan.networks and {"trajectory", "training"} & set(plan.network_checks):
         say("loading MNIST for the training checks")
         data, data_problem = load_training_data(data_dir, seed, budget)
         if data_problem:
             warnings.append(f"training checks skipped: {data_problem}")
+        else:
+            data_source = describe_data(data_dir)
 
     say("starting the sandbox")
     with sb.Sandbox(root, limits, hide=hidden_from_student(plan, data_dir), isolation=isolation) as box:
@@ -173,7 +185,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         c.score = c.max_score if c.status == "passed" else 0.0
     return Report(submission=str(submission), rubric=plan.source, checks=checks, seed=seed,
                   sandbox=sandbox_info, files=files, warnings=warnings, output=output,
-                  seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__)
+                  seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__,
+                  data=data_source)
 
 
 def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,

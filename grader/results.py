@@ -63,6 +63,7 @@ class Report:
     output: str = ""
     seconds: float = 0.0
     grader_version: str = ""
+    data: str = ""  # where the MNIST files came from ("" when no check needed them or none were found)
 
     @property
     def score(self) -> float:

@@ -1,7 +1,9 @@
 """MNIST on disk: IDX files (gzipped or raw), checksums, where the data lives, subsets.
 
 The grader never needs a network: the data comes from the folder the user names
-(``--data-dir``), from ``$GRADER_DATA_DIR``, or from the cache folder. Every file is checked
+(``--data-dir``), from ``$GRADER_DATA_DIR``, from the cache folder, or else from the small
+subset built into the package (``reference/mnist``: the official test set and the first 6000
+training images). Every file is checked
 against the official MNIST checksums (content SHA-256, stable across re-compression, or the
 official gzip MD5) and against the folder's own ``SHA256SUMS`` when there is one, so that
 stand-ins such as the CI subset and other datasets in the same format also load.
@@ -69,6 +71,18 @@ class ChecksumError(DataError):
 
 # --------------------------------------------------------------------------- where the data lives
 
+#: The built-in subset (installed with the package): the official test set, 6000 training images.
+BUILTIN_DIR = Path(__file__).resolve().parent / "mnist"
+
+
+def describe_data_dir(path: Path) -> str:
+    """One line for the report: where the MNIST files came from."""
+    if Path(path).resolve() == BUILTIN_DIR:
+        return (f"MNIST: the built-in subset ({BUILTIN_DIR}: the official test set and the first 6000 "
+                "training images; give --data-dir for the full set)")
+    return f"MNIST: {path}"
+
+
 def cache_dir() -> Path:
     """The per-user cache folder for MNIST: ``$XDG_CACHE_HOME/grader/mnist``."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -76,7 +90,8 @@ def cache_dir() -> Path:
 
 
 def find_data_dir(explicit=None) -> Path:
-    """The MNIST folder: ``explicit`` (--data-dir), else ``$GRADER_DATA_DIR``, else the cache.
+    """The MNIST folder: ``explicit`` (--data-dir), else ``$GRADER_DATA_DIR``, else the cache, else
+    the built-in subset.
 
     A folder that was named but does not exist is an error rather than a silent fallback.
     """
@@ -96,11 +111,14 @@ def find_data_dir(explicit=None) -> Path:
     cache = cache_dir()
     if cache.is_dir():
         return cache
+    if BUILTIN_DIR.is_dir():
+        return BUILTIN_DIR
     raise MissingDataError(
         "MNIST was not found. Looked in:\n"
         "  - the --data-dir option: not given\n"
         f"  - the {ENV_VAR} environment variable: not set\n"
         f"  - the cache folder {cache}: does not exist\n"
+        f"  - the built-in subset {BUILTIN_DIR}: not installed\n"
         + HOW_TO_PROVIDE.format(cache=cache))
 
 

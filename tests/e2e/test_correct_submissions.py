@@ -84,8 +84,19 @@ def test_colab_notebook_is_imported_without_its_shell_drive_and_training_cells(d
 def test_missing_data_skips_only_the_training_checks(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADER_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("reference.data.BUILTIN_DIR", tmp_path / "not-installed")
     report = grade(SUBS / "notebook_colab", data_dir=None)
     s = statuses(report)
     assert s["two_layer_cnn.training"] == "skipped" and s["two_layer_cnn.trajectory"] == "skipped"
     assert s["two_layer_cnn.gradient"] == "passed" and s["layers.convolution.backward"] == "passed"
     assert any("MNIST was not found" in w and "--data-dir" in w for w in report.warnings)
+    assert report.data == ""
+
+
+def test_with_no_data_configured_the_built_in_subset_grades_everything(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    report = grade(SUBS / "notebook_colab", data_dir=None)
+    assert not_passed(report, "two_layer_cnn.") == {}
+    assert "built-in subset" in report.data
+    assert not [w for w in report.warnings if "MNIST" in w or "training checks" in w]

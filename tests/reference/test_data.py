@@ -245,11 +245,22 @@ def test_find_data_dir_order(tmp_path, monkeypatch):
     assert data.find_data_dir() == env
     monkeypatch.delenv("GRADER_DATA_DIR")
     assert data.find_data_dir() == xdg / "grader" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))
+    assert data.find_data_dir() == data.BUILTIN_DIR  # last: the subset installed with the package
+
+
+def test_the_built_in_subset_is_the_official_test_set_and_6000_training_images():
+    images, labels = data.load_mnist("test", data.BUILTIN_DIR)
+    assert images.shape == (10000, 1, 28, 28) and len(labels) == 10000
+    train = data.load_labels("train", data.BUILTIN_DIR)
+    assert len(train) == 6000 and np.bincount(train).tolist() == [592, 671, 581, 608, 623, 514, 608, 651, 551, 601]
+    assert "built-in subset" in data.describe_data_dir(data.BUILTIN_DIR)
 
 
 def test_no_data_anywhere_explains_how_to_provide_it(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADER_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    monkeypatch.setattr(data, "BUILTIN_DIR", tmp_path / "not-installed")
     with pytest.raises(MissingDataError) as err:
         data.find_data_dir()
     message = str(err.value)
