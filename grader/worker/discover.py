@@ -311,9 +311,7 @@ def _explain_missing(inv: Inventory) -> None:
                                                   if f["cell"] is not None else f"line {f['line']}")
                                  + f": {f['text']}: {f['error']})")
     for kind, aliases, found in (("layers", LAYER_ALIASES, inv.layers), ("networks", NETWORK_ALIASES, inv.networks)):
-        keys = list(aliases) + (list(TORCH_NETWORKS) if kind == "networks" else [])
-        for key in keys:
-            names = aliases.get(TORCH_NETWORKS.get(key, key), [])
+        for key, names in aliases.items():
             why = next((bound[normalize(n)] for n in names if normalize(n) in bound), None)
             if key not in found and why:
                 inv.missing_because[kind][key] = why

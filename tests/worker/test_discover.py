@@ -215,3 +215,26 @@ def test_failed_statement_in_a_notebook_points_at_the_cell(load):
     (failed,) = inv.files[0].failed
     assert inv.files[0].status == "ok"
     assert (failed["cell"], failed["cell_line"], failed["error"]) == (1, 1, "raised ZeroDivisionError: division by zero")
+
+
+def test_a_name_a_failed_star_import_would_have_bound_is_explained(load):
+    from grader.worker.main import error_info
+
+    inv = load({"layers.py": "import numpy as np\nfrom common.functions import *\n\n"
+                             "def loss(x):\n    return softmax(x)\n"})
+    try:
+        inv.modules["layers"].loss(1)
+    except NameError as exc:
+        message = error_info(exc)["message"]
+    assert message == ("name 'softmax' is not defined ('softmax' may have come from a failed import (layers.py, "
+                       "line 2: from common.functions import *: import failed: No module named 'common'))")
+
+
+def test_a_figure_heavy_notebook_over_5_mb_is_loaded(load):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell("class Relu:\n    def forward(self, x): return x\n    def backward(self, d): return d")
+    cell["outputs"] = [new_output("display_data", data={"image/png": "A" * (6 * 1024 * 1024)})]
+    inv = load({"HW.ipynb": nbformat.writes(new_notebook(cells=[cell]))})
+    assert inv.files[0].status == "ok" and "relu" in inv.layers
