@@ -81,7 +81,7 @@ def load_result(session: Session) -> CheckResult:
     if not files:
         return failed("load", "no Python files or notebooks were found in the submission")
     problems = [f"{f['path']}: {f.get('error')}" for f in broken]
-    problems += [f"{path}, {_where(s)}: {s['text']}: {s['error']}"
+    problems += [f"{path}, {_where(s)} ({s['text']}): {s['error']}"
                  + (f" ({s['resolution']})" if s.get("resolution") else "") for path, s in statements]
     if broken:
         head = (f"{len(broken)} of {len(files)} files failed to import"
