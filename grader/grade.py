@@ -81,21 +81,39 @@ def describe_data(data_dir) -> str:
 
 
 def load_result(session: Session) -> CheckResult:
-    """`load`: did every file of the submission import, and what was left out."""
+    """`load`: did every file of the submission import, which statements failed, what was left out."""
     if session.load_error:
         return error("load", f"your submission could not be loaded: {session.load_error}")
     files = session.inventory.get("files", [])
     broken = [f for f in files if f.get("status") != "ok"]
     dropped = sum(len(f.get("dropped", [])) for f in files)
+    statements = [(f["path"], s) for f in files for s in f.get("failed", [])]
     note = f"; {dropped} top-level statements (training, plotting, shell lines) were not run" if dropped else ""
     if not files:
         return failed("load", "no Python files or notebooks were found in the submission")
+    problems = [f"{f['path']}: {f.get('error')}" for f in broken]
+    problems += [f"{path}, {_where(s)} ({s['text']}): {s['error']}"
+                 + (f" ({s['resolution']})" if s.get("resolution") else "") for path, s in statements]
     if broken:
-        lines = "\n  - ".join(f"{f['path']}: {f.get('error')}" for f in broken)
-        return failed("load", f"{len(broken)} of {len(files)} files failed to import (checks that need them "
-                              f"will fail):\n  - {lines}", files=len(files), dropped=dropped)
-    return passed("load", f"{len(files)} file{'s' if len(files) != 1 else ''} imported{note}",
-                  files=len(files), dropped=dropped)
+        head = (f"{len(broken)} of {len(files)} files failed to import"
+                + (f" and {len(statements)} statements failed" if statements else "")
+                + " (checks that need them will fail)")
+    elif statements:
+        head = (f"{len(files)} file{'s' if len(files) != 1 else ''} loaded with {len(statements)} statement"
+                f"{'s' if len(statements) != 1 else ''} that failed (the rest of each file was loaded; "
+                f"checks that need their names will say so)")
+    else:
+        return passed("load", f"{len(files)} file{'s' if len(files) != 1 else ''} imported{note}",
+                      files=len(files), dropped=dropped)
+    lines = "\n  - ".join(problems)
+    return failed("load", f"{head}:\n  - {lines}", files=len(files), dropped=dropped,
+                  failed_statements=len(statements))
+
+
+def _where(statement: dict) -> str:
+    if statement.get("cell") is not None:
+        return f"cell {statement['cell']}, line {statement['cell_line']}"
+    return f"line {statement['line']}"
 
 
 def integrity_result(violations: list[integrity.Violation]) -> CheckResult:

@@ -137,6 +137,11 @@ class Session:
     def has_network(self, key: str) -> bool:
         return key in self.inventory.get("networks", {})
 
+    def why_missing(self, kind: str, key: str) -> str:
+        """`` (the statement that would have defined Convolution failed ...)`` for a key not found, or ''."""
+        why = (self.inventory.get("missing_because") or {}).get(kind, {}).get(key)
+        return f" ({why})" if why else ""
+
 
 def describe_failure(exc: BaseException) -> str:
     """A one-paragraph explanation of why a worker call gave no answer, for the student."""

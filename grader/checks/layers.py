@@ -175,7 +175,7 @@ def collect(session, key: str, seed: int, timeout: float | None = None) -> Layer
     from grader.session import CallFailure, describe_failure
 
     if not session.has_layer(key):
-        return LayerEvidence(key, False, missing_message(key))
+        return LayerEvidence(key, False, missing_message(key) + session.why_missing("layers", key))
     rng = np.random.default_rng([seed, sum(map(ord, key))])
     evidence = LayerEvidence(key, True)
     for case in CASES[key]:

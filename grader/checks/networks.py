@@ -106,7 +106,7 @@ def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[Chec
     check_id = f"{key}.architecture"
     ev = NetEvidence(key, spec, session.has_network(key))
     if not ev.found:
-        ev.problem = missing_network_message(key)
+        ev.problem = missing_network_message(key) + session.why_missing("networks", key)
         return failed(check_id, ev.problem, diagnosis="missing"), ev
     try:
         ev.handle, ev.param_names, ev.initial = new_network(session, key, seed, timeout)

@@ -23,23 +23,33 @@ def _group(check_id: str) -> str:
 
 
 def render_files(report: Report, console: Console, shown: int = 3) -> None:
-    """What was imported, and which top-level statements (training, shell lines) were left out."""
+    """What was imported, which statements failed, and which top-level statements were left out."""
     if not report.files:
         return
     table = Table(title="files", title_justify="left", expand=True)
     table.add_column("file", no_wrap=True)
     table.add_column("", width=2)
-    table.add_column("not run (top-level code the grader leaves out)")
+    table.add_column("not run (top-level code the grader leaves out, statements that failed)")
     for f in report.files:
+        ok = f.get("status") == "ok"
+        cell = Text()
+        for s in f.get("failed", []):  # all of them: each may cost a check
+            cell.append(f"{_place(s.get('cell'), s.get('cell_line') or s['line'])}: {s['text'][:50]}: "
+                        f"not run: {s['error']}" + (f" ({s['resolution']})" if s.get("resolution") else "") + "\n",
+                        style="red")
         dropped = f.get("dropped", [])
-        where = [f"{'cell ' + str(d['cell']) + ' ' if d.get('cell') is not None else ''}line {d.get('cell_line') or d['line']}"
+        where = [f"{_place(d.get('cell'), d.get('cell_line') or d['line'])}"
                  f" ({d['kind']}): {d['text'].strip().splitlines()[0][:50] if d['text'].strip() else ''}" for d in dropped[:shown]]
         if len(dropped) > shown:
             where.append(f"... and {len(dropped) - shown} more")
-        ok = f.get("status") == "ok"
-        table.add_row(f["path"], Text("✔" if ok else "✘", style="green" if ok else "red"),
-                      "\n".join(where) if ok else Text(str(f.get("error")), style="red"))
+        cell.append("\n".join(where))
+        table.add_row(f["path"], Text("✔" if ok and not f.get("failed") else "✘", style="green" if ok and not f.get("failed") else "red"),
+                      cell if ok else Text(str(f.get("error")), style="red"))
     console.print(table)
+
+
+def _place(cell, line) -> str:
+    return f"{'cell ' + str(cell) + ' ' if cell is not None else ''}line {line}"
 
 
 def render(report: Report, console: Console, show_output: bool = False) -> None:

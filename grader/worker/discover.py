@@ -42,6 +42,7 @@ module from loading; a warning says so.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -58,9 +59,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import missing_imports, tolerant
 from . import notebook as nbconv
 from .guard import restore_builtins
-from .source_filter import SourceError, filter_source, read_source
+from .source_filter import SourceError, _bound_names, filter_source, read_source
 
 LAYER_KEYS = ("affine", "relu", "lrelu", "convolution", "pooling", "flatten", "softmax")
 NETWORK_KEYS = ("three_layer_nn", "three_layer_nn_lrelu", "two_layer_cnn", "three_layer_cnn",
@@ -113,10 +115,14 @@ _AFFIXES = ("pytorch", "torch", "numpy", "np", "pt")
 #: Display-only packages replaced by stubs when missing from the grader's environment.
 STUB_PACKAGES = frozenset({"matplotlib", "seaborn", "tqdm", "IPython", "google", "tensorboard",
                            "tensorboardX", "wandb", "PIL", "cv2", "sklearn", "pandas", "torchvision",
-                           "torchsummary", "plotly", "ipywidgets"})
+                           "torchsummary", "plotly", "ipywidgets"}) | {"import_ipynb", "nbimporter"}
+#: Notebook importers: not needed, every notebook of the submission is importable by its name.
+NOTEBOOK_IMPORTERS = frozenset({"import_ipynb", "nbimporter"})
 SKIP_DIRS = frozenset({"__pycache__", "venv", "env", "site-packages", "node_modules", "__MACOSX",
                        "_gradeworker", "dist-packages"})
 MAX_FILE_BYTES = 5 * 1024 * 1024
+#: A notebook file may be this large (outputs are dropped on reading; its code must fit MAX_CODE_BYTES).
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 MANIFEST_FILES = ("grader.toml", "submission.yaml", "submission.yml")
 
 
@@ -172,10 +178,11 @@ class FileStatus:
     error: str | None = None
     dropped: list = field(default_factory=list)
     line_map: Any = None
+    failed: list = field(default_factory=list)  # kept statements that raised when the file ran
 
     def summary(self) -> dict:
         return {"path": self.path, "kind": self.kind, "module": self.module, "status": self.status,
-                "error": self.error, "dropped": self.dropped}
+                "error": self.error, "dropped": self.dropped, "failed": self.failed}
 
 
 @dataclass
@@ -188,22 +195,26 @@ class Inventory:
     layers: dict[str, Found] = field(default_factory=dict)
     networks: dict[str, Found] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: {"layers"|"networks": {key: why}} for keys not found whose name a failed statement would bind
+    missing_because: dict[str, dict[str, str]] = field(default_factory=lambda: {"layers": {}, "networks": {}})
 
     def summary(self) -> dict:
         """The ``load`` reply (docs/architecture.md, Worker ops)."""
         return {"files": [f.summary() for f in self.files],
                 "layers": {k: v.summary() for k, v in self.layers.items()},
                 "networks": {k: v.summary() for k, v in self.networks.items()},
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "missing_because": self.missing_because}
 
     def layer(self, key: str) -> Found:
         if key not in self.layers:
-            raise DiscoveryError(missing_message("layers", key))
+            why = self.missing_because["layers"].get(key)
+            raise DiscoveryError(missing_message("layers", key) + (f" ({why})" if why else ""))
         return self.layers[key]
 
     def network(self, key: str) -> Found:
         if key not in self.networks:
-            raise DiscoveryError(missing_message("networks", key))
+            why = self.missing_because["networks"].get(key)
+            raise DiscoveryError(missing_message("networks", key) + (f" ({why})" if why else ""))
         return self.networks[key]
 
 
@@ -235,11 +246,15 @@ def load_submission(root, manifest: dict | None = None, skip: dict[str, str] | N
     inv = Inventory(root)
     sys.dont_write_bytecode = True
     _STUB_WARNINGS.clear()
+    tolerant.FAILURES.clear()
+    missing_imports.STUBBED.clear()
     install_stubs(root)
+    tolerant.install(root)
     if manifest is None:
         manifest = read_manifest(root, inv.warnings)
     py_files, notebooks = _walk(root, inv.warnings)
     jobs = _prepare(root, py_files, notebooks, inv)
+    _index_definitions(jobs)
     _extend_sys_path(root, [p for p, _ in jobs])
     for path, status in jobs:
         if status.path in skip:
@@ -252,10 +267,54 @@ def load_submission(root, manifest: dict | None = None, skip: dict[str, str] | N
         restore_builtins()  # a file that replaced max() must not break the import of the next
         if module is not None:
             inv.modules[status.module] = module
-    inv.warnings += _STUB_WARNINGS
+    _collect_failures(jobs)
+    inv.warnings += _STUB_WARNINGS + missing_imports.warnings()
     _discover(inv)
     _apply_manifest(inv, manifest or {})
+    _explain_missing(inv)
     return inv
+
+
+def _index_definitions(jobs: list[tuple[Path, FileStatus]]) -> None:
+    """Which top-level names each prepared file defines, imports aside (failed imports are resolved with it)."""
+    missing_imports.INDEX.clear()
+    for path, status in jobs:
+        if status.status != "ok":
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+            continue
+        names = set().union(set(), *[_bound_names(n) for n in tree.body
+                                     if not isinstance(n, (ast.Import, ast.ImportFrom))])
+        missing_imports.INDEX[str(path.resolve())] = (status.module, names)
+
+
+def _collect_failures(jobs: list[tuple[Path, FileStatus]]) -> None:
+    """Give each file its failed statements, placed by cell for notebooks."""
+    for path, status in jobs:
+        for r in tolerant.FAILURES.get(str(path.resolve()), []):
+            cell, cell_line = status.line_map.cells.get(r["line"], (None, None)) if status.line_map else (None, None)
+            r["where"] = f"{status.path}, " + (f"cell {cell}, line {cell_line}" if cell is not None else f"line {r['line']}")
+            status.failed.append({"line": r["line"], "cell": cell, "cell_line": cell_line, "text": r["text"],
+                                  "error": r["error"], "names": r["names"], "resolution": r["resolution"]})
+
+
+def _explain_missing(inv: Inventory) -> None:
+    """For each layer/network not found: the failed statement that would have bound one of its names."""
+    bound = {}
+    for status in inv.files:
+        for f in status.failed:
+            for name in f["names"]:
+                bound.setdefault(normalize(name), f"the statement that would have defined {name} failed "
+                                                  f"({status.path}, " + (f"cell {f['cell']}, line {f['cell_line']}"
+                                                  if f["cell"] is not None else f"line {f['line']}")
+                                 + f": {f['text']}: {f['error']})")
+    for kind, aliases, found in (("layers", LAYER_ALIASES, inv.layers), ("networks", NETWORK_ALIASES, inv.networks)):
+        for key, names in aliases.items():
+            why = next((bound[normalize(n)] for n in names if normalize(n) in bound), None)
+            if key not in found and why:
+                inv.missing_because[kind][key] = why
 
 
 def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path]]:
@@ -271,8 +330,9 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path]]:
                 size = path.stat().st_size
             except OSError:
                 continue
-            if size > MAX_FILE_BYTES:
-                warnings.append(f"{path.relative_to(root).as_posix()}: larger than 5 MB, not loaded")
+            limit = MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_FILE_BYTES
+            if size > limit:
+                warnings.append(f"{path.relative_to(root).as_posix()}: larger than {limit // 2**20} MB, not loaded")
                 continue
             (py if name.endswith(".py") else nb).append(path)
     return py, nb
@@ -318,9 +378,7 @@ def _prepare(root: Path, py_files: list[Path], notebooks: list[Path], inv: Inven
 
 
 def _notebook_target(path: Path, taken: set[Path]) -> Path:
-    stem = re.sub(r"\W", "_", path.stem)
-    if not stem or stem[0].isdigit() or keyword.iskeyword(stem):
-        stem = "nb_" + stem
+    stem = nbconv.module_stem(path.stem)
     candidate = path.with_name(stem + ".py")
     n = 1
     while candidate.resolve() in taken:  # a .py of the same name (often the notebook's export)
@@ -385,7 +443,7 @@ def _import_file(name: str, path: Path) -> types.ModuleType:
     alias = "_submission_" + re.sub(r"\W", "_", name)
     if alias in sys.modules and _module_file(sys.modules[alias]) == path.resolve():
         return sys.modules[alias]
-    spec = importlib.util.spec_from_file_location(alias, path)
+    spec = tolerant.spec_for_file(alias, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
     try:
@@ -556,6 +614,9 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         top = module.__name__.split(".")[0]
         name = next((p for p in _STUB_SUBMODULES if module.__name__.startswith(p)), top)
         note = f"'{name}' is not available in the grader; it was replaced by a stub that does nothing"
+        if top in NOTEBOOK_IMPORTERS:
+            note = (f"'{top}' is not needed: the grader imports the submission's notebooks as modules "
+                    f"itself (from <notebook name> import ... works)")
         if note not in _STUB_WARNINGS:
             _STUB_WARNINGS.append(note)
 

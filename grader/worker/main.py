@@ -28,6 +28,7 @@ import numpy as np
 from . import protocol
 from .guard import restore_builtins as _restore_builtins
 from .selfcheck import op_selfcheck
+from .tolerant import explain_name_error as _explain_name_error
 
 try:
     from .ops import OPS as _SUBMISSION_OPS
@@ -82,8 +83,13 @@ def error_info(exc: BaseException) -> dict:
         where = f"{os.path.relpath(own[-1].filename, ROOT)}, line {own[-1].lineno}, in {own[-1].name}" if own else ""
     except BaseException:
         text, where = "", ""
+    try:  # a name a failed top-level statement would have bound: say which statement
+        hint = _explain_name_error(exc)
+    except BaseException:
+        hint = None
+    message = _safe_str(exc) + (f" ({hint})" if hint else "")
     return {"type": _clip(_safe_str(getattr(type(exc), "__name__", "Exception")), 200),
-            "message": _clip(_safe_str(exc), MAX_MESSAGE),
+            "message": _clip(message, MAX_MESSAGE),
             "traceback": _clip(text, MAX_TRACEBACK), "where": where}
 
 

@@ -110,7 +110,12 @@ def decode_source(data: bytes, filename="<source>") -> tuple[str, list[str]]:
             text = data.decode("latin-1")
             warnings.append(f"{filename}: not valid UTF-8 and no usable coding cookie; read as latin-1 "
                             f"(non-ASCII characters in strings and comments may look wrong)")
-    return _neutralize_cookie(text), warnings
+    return _neutralize_cookie(normalize_newlines(text)), warnings
+
+
+def normalize_newlines(text: str) -> str:
+    """CRLF and lone CR become LF: the filter counts lines by LF, as the tokenizer counts any of them."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _neutralize_cookie(text: str) -> str:
@@ -149,12 +154,15 @@ def strip_ipython_lines(source: str) -> tuple[str, list[dict]]:
 
 # ----------------------------------------------------------------------------- filtering
 
-def filter_source(source: str, filename="<submission>") -> tuple[str, list[dict]]:
+def filter_source(source: str, filename="<submission>",
+                  dropped_names: set[str] | None = None) -> tuple[str, list[dict]]:
     """Drop top-level code that does work; keep definitions. Returns (kept_source, dropped).
 
     ``dropped`` lists ``{"line", "kind", "text"}`` per dropped statement (1-based line of its
     first line). Raises :class:`SourceError` (line, column, message) if the source does not
-    parse, even after blanking IPython ``!``/``%`` lines.
+    parse, even after blanking IPython ``!``/``%`` lines, or is too deeply nested to filter.
+    ``dropped_names`` (updated in place) carries the names dropped statements bound from one
+    notebook cell to the next.
     """
     pre_dropped: list[dict] = []
     try:
@@ -170,18 +178,21 @@ def filter_source(source: str, filename="<submission>") -> tuple[str, list[dict]
         source = stripped
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         raise SourceError(filename, None, None, f"cannot parse: {exc}") from None
-    f = _Filter(source)
-    f.block(tree.body, top=True)
+    f = _Filter(source, dropped_names)
+    try:
+        f.block(tree.body, top=True)
+    except RecursionError:  # a 5,000-term expression parses but is too deep for the filter's walk
+        raise SourceError(filename, None, None, "cannot parse: an expression is nested too deeply") from None
     return f.render(), sorted(pre_dropped + f.dropped, key=lambda d: d["line"])
 
 
 class _Filter:
-    def __init__(self, source: str):
+    def __init__(self, source: str, dropped_names: set[str] | None = None):
         # ast columns are UTF-8 byte offsets, so edit bytes (student comments are often Korean)
         self.lines = [ln.encode("utf-8", "surrogatepass") for ln in source.split("\n")]
         self.dropped: list[dict] = []
         self.edits: list[tuple[ast.stmt, bool]] = []  # (statement, replace it with ``pass``)
-        self.dropped_names: set[str] = set()
+        self.dropped_names: set[str] = set() if dropped_names is None else dropped_names
 
     # -- decisions
 

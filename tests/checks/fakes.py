@@ -35,6 +35,9 @@ class FakeSession:
     def has_layer(self, key: str) -> bool:
         return self.classes.get(key) is not None
 
+    def why_missing(self, kind: str, key: str) -> str:
+        return ""
+
     def _forward(self, key, arrays, config):
         layer = construct(self.classes[key], key, arrays, config)
         if key == "softmax":

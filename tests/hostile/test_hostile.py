@@ -43,7 +43,8 @@ EXPECTED = {
     "recursion": broken(BACKWARD, "error", "RecursionError: maximum recursion depth exceeded (hostile.py, line 6"),
     "segfault": broken(BACKWARD, "error", "killed by SIGSEGV during 'layer_run'"),
     # exits
-    "exit_at_import": {"load": ("failed", "hostile.py: SystemExit: 0 (hostile.py, line 6)")},
+    # the statement is left out, the rest of the file still loads (issue 13)
+    "exit_at_import": {"load": ("failed", "hostile.py, line 5 (class Bye:): raised SystemExit: 0")},
     "os_exit_at_import": {"load": ("failed", "hostile.py: importing it (or a module it imports) did not finish: "
                                              "the worker exited with code 0")},
     "exit_mid_check": broken(BACKWARD, "error", "your code raised SystemExit: 0 (hostile.py, line 6, in backward)"),

@@ -1,4 +1,5 @@
-"""Generate the Colab-style notebook fixture notebook_colab/PA2.ipynb.
+"""Generate the notebook fixtures: notebook_colab/PA2.ipynb, notebook_failed_import/PA2.ipynb,
+notebooks_importing/*.ipynb and notebook_corpus/*.ipynb.
 
 The layer and network code in the notebook is copied from submissions/sample at generation
 time (so the corpus keeps one implementation); the surrounding cells are what a Colab
@@ -111,10 +112,101 @@ def build() -> nbformat.NotebookNode:
     return nb
 
 
+def file_text(path: Path) -> str:
+    """The whole file without its encoding line (its imports of `common` stay)."""
+    return "\n".join(ln for ln in path.read_text(encoding="utf-8").splitlines()
+                     if not ln.startswith("# coding")).strip() + "\n"
+
+
+def notebook(cells: list, name: str) -> nbformat.NotebookNode:
+    """A Colab-like notebook of these cells with fixed ids (the output is deterministic)."""
+    cells = [new_code_cell(c) if isinstance(c, str) else c for c in cells]
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i:02d}"
+        if cell["cell_type"] == "code":
+            cell["source"] = cell["source"].rstrip("\n")
+    nb = new_notebook(cells=cells, metadata={"colab": {"name": name, "provenance": []},
+                                             "kernelspec": {"display_name": "Python 3", "name": "python3"},
+                                             "language_info": {"name": "python"}})
+    nbformat.validate(nb)
+    return nb
+
+
+def build_failed_import() -> nbformat.NotebookNode:
+    """The textbook's layers.py pasted whole into one cell, `from common... import` lines included
+    (common/ stayed on the student's Drive); im2col/col2im defined in an earlier cell, the loss
+    functions in a later one; ThreeLayerCNN imported from the textbook's package, not written."""
+    return notebook([
+        "from google.colab import drive\ndrive.mount('/content/drive')",
+        "import sys, os\nsys.path.append('/content/drive/MyDrive/deep-learning-from-scratch')\n"
+        "import numpy as np\nfrom collections import OrderedDict",
+        module_body(SAMPLE / "common" / "util.py"),
+        file_text(SAMPLE / "common" / "layers.py"),
+        module_body(SAMPLE / "common" / "functions.py"),
+        module_body(SAMPLE / "common" / "optimizer.py"),
+        "from common.networks import ThreeLayerCNN\nfrom common.trainer import Trainer",
+        class_source(SAMPLE / "pa2" / "networks.py", "TwoLayerCNN"),
+        TRAIN.replace("data_path = '/content/drive/MyDrive/mnist'", "data_path = 'mnist'"),
+    ], "PA2.ipynb")
+
+
+def build_importing() -> dict[str, nbformat.NotebookNode]:
+    """Notebooks that import each other through `import import_ipynb` (and one `%run`)."""
+    return {
+        "functions.ipynb": notebook(["import numpy as np", module_body(SAMPLE / "common" / "functions.py")],
+                                    "functions.ipynb"),
+        "util.ipynb": notebook(["import numpy as np", module_body(SAMPLE / "common" / "util.py")], "util.ipynb"),
+        "layers.ipynb": notebook([
+            "!pip install import-ipynb",
+            "import import_ipynb\nimport numpy as np\nfrom functions import *\nfrom util import im2col, col2im",
+            module_body(SAMPLE / "common" / "layers.py")], "layers.ipynb"),
+        "networks.ipynb": notebook([
+            "import import_ipynb\nimport numpy as np\nfrom collections import OrderedDict\nfrom layers import *",
+            class_source(SAMPLE / "pa2" / "networks.py", "TwoLayerCNN")], "networks.ipynb"),
+        "train.ipynb": notebook([
+            "%run networks.ipynb",
+            "%run optimizer.ipynb",
+            "import gzip",
+            TRAIN.replace("data_path = '/content/drive/MyDrive/mnist'", "data_path = 'mnist'")], "train.ipynb"),
+        "optimizer.ipynb": notebook(["import numpy as np", module_body(SAMPLE / "common" / "optimizer.py")],
+                                    "optimizer.ipynb"),
+    }
+
+
+#: Notebook shapes whose code cells are valid Python once magics and shell lines are dropped:
+#: each converts to source that compiles (tests/worker/test_notebook.py).
+CORPUS = {
+    "indented_cells": ["    import numpy as np\n    def f(x):\n        return x + 1",
+                       "\tdef g(x):\n\t\treturn 2 * x", "  # a comment first\n  y = 1"],
+    "cell_ends_inside_a_block": ["def f(x):\n    if x:\n        return 1\n    # more below\n    ",
+                                 "    # an indented comment starts the next cell\nclass A:\n    pass\n        "],
+    "cell_magics": ["%%time\nclass Relu:\n    def forward(self, x):\n        return x",
+                    "%%capture out\nimport numpy as np", "%%bash\nls -l\nif [ 1 ]; then echo; fi",
+                    "%%writefile util.py\ndef im2col(): pass", "%%timeit -n 1\nz = 3"],
+    "shell_lines_in_blocks": ["def setup():\n    !pip install torch\n    %cd /content\n    return 1",
+                              "for i in range(2):\n    !echo $i\nfiles = !ls\nif True:\n    %time x = 1"],
+    "crlf": ["import numpy as np\r\n\r\ndef f(x):\r\n    return x\r\n", "class A:\r    pass\r"],
+    "tabs": ["def f(x):\n\tif x:\n\t\treturn 1\n\treturn 0", "class T:\n\tdef m(self):\n\t\treturn 1"],
+    "non_ascii_names": ["학습률 = 0.1\ndef 손실(x):\n    return x * 학습률", "class Écoute:\n    π = 3.14",
+                        "# 주석만 있는 셀"],
+    "future_import_later": ["import numpy as np", "from __future__ import annotations\ndef f(x: Later) -> Later:\n"
+                                                  "    return x"],
+    "empty_and_odd_cells": ["", "   ", "\n\n", "x = 1;", "if True: pass"],
+}
+
+
+def build_corpus() -> dict[str, nbformat.NotebookNode]:
+    return {f"{name}.ipynb": notebook(cells, f"{name}.ipynb") for name, cells in CORPUS.items()}
+
+
 def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), str(OUT))
-    print(f"wrote {OUT}")
+    outputs = {OUT: build(), HERE / "notebook_failed_import" / "PA2.ipynb": build_failed_import()}
+    outputs.update({HERE / "notebooks_importing" / k: v for k, v in build_importing().items()})
+    outputs.update({HERE / "notebook_corpus" / k: v for k, v in build_corpus().items()})
+    for path, nb in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(path))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -166,16 +166,28 @@ def test_header_manifest_wins_and_bad_entries_warn(load):
     assert any("no module 'nomodule'" in w for w in inv.warnings)
 
 
-def test_import_errors_are_recorded_per_file_with_the_students_line(load):
+def test_failed_statements_are_recorded_and_the_rest_of_the_file_loads(load):
     inv = load({"good.py": "class Relu:\n    def forward(self, x): return x\n    def backward(self, d): return d\n",
-                "bad.py": "import numpy as np\n\nfrom missing_helpers import thing\n",
-                "worse.py": "class A:\n    x = 1 / 0\n",
+                "bad.py": "import numpy as np\n\nfrom missing_helpers import thing\n\ndef after():\n    return 2\n",
+                "worse.py": "class A:\n    x = 1 / 0\n\nclass B:\n    y = 1\n",
                 "syntax.py": "def f(:\n"})
-    errors = {f.path: f.error for f in inv.files if f.status == "error"}
-    assert errors["bad.py"] == "ModuleNotFoundError: No module named 'missing_helpers' (bad.py, line 3)"
-    assert errors["worse.py"] == "ZeroDivisionError: division by zero (worse.py, line 2)"
-    assert errors["syntax.py"].startswith("SyntaxError") and "line 1" in errors["syntax.py"]
+    assert {f.path: f.status for f in inv.files} == {"bad.py": "ok", "good.py": "ok", "syntax.py": "error",
+                                                     "worse.py": "ok"}
+    (bad,) = status(inv, "bad.py").failed
+    assert (bad["line"], bad["text"], bad["error"]) == (
+        3, "from missing_helpers import thing", "import failed: No module named 'missing_helpers'")
+    assert bad["names"] == ["thing"] and "stubbed: thing" in bad["resolution"]
+    assert inv.modules["bad"].after() == 2 and inv.modules["bad"].np.__name__ == "numpy"
+    with pytest.raises(NameError, match="'thing' is not available: from missing_helpers import thing failed "
+                                        r"\(bad.py, line 3"):
+        inv.modules["bad"].thing(1)
+    (worse,) = status(inv, "worse.py").failed
+    assert worse["error"] == "raised ZeroDivisionError: division by zero" and worse["names"] == ["A"]
+    assert inv.modules["worse"].B.y == 1 and not hasattr(inv.modules["worse"], "A")
+    assert status(inv, "syntax.py").error.startswith("SyntaxError") and "line 1" in status(inv, "syntax.py").error
     assert "relu" in inv.layers
+    assert any("'thing' comes from a module that is neither in the submission nor installed" in w
+               for w in inv.warnings)
 
 
 def test_missing_symbols_say_how_to_map_them(load):
@@ -194,10 +206,35 @@ def test_skipped_directories_and_large_files(load):
     assert any("big.py" in w and "5 MB" in w for w in inv.warnings)
 
 
-def test_import_error_in_a_notebook_points_at_the_cell(load):
+def test_failed_statement_in_a_notebook_points_at_the_cell(load):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
     nb = new_notebook(cells=[new_code_cell("import numpy as np"), new_code_cell("class A:\n    x = 1 / 0")])
     inv = load({"HW.ipynb": nbformat.writes(nb)})
-    assert inv.files[0].error == "ZeroDivisionError: division by zero (HW.ipynb, cell 1, line 2)"
+    (failed,) = inv.files[0].failed
+    assert inv.files[0].status == "ok"
+    assert (failed["cell"], failed["cell_line"], failed["error"]) == (1, 1, "raised ZeroDivisionError: division by zero")
+
+
+def test_a_name_a_failed_star_import_would_have_bound_is_explained(load):
+    from grader.worker.main import error_info
+
+    inv = load({"layers.py": "import numpy as np\nfrom common.functions import *\n\n"
+                             "def loss(x):\n    return softmax(x)\n"})
+    try:
+        inv.modules["layers"].loss(1)
+    except NameError as exc:
+        message = error_info(exc)["message"]
+    assert message == ("name 'softmax' is not defined ('softmax' may have come from a failed import (layers.py, "
+                       "line 2: from common.functions import *: import failed: No module named 'common'))")
+
+
+def test_a_figure_heavy_notebook_over_5_mb_is_loaded(load):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell("class Relu:\n    def forward(self, x): return x\n    def backward(self, d): return d")
+    cell["outputs"] = [new_output("display_data", data={"image/png": "A" * (6 * 1024 * 1024)})]
+    inv = load({"HW.ipynb": nbformat.writes(new_notebook(cells=[cell]))})
+    assert inv.files[0].status == "ok" and "relu" in inv.layers

@@ -64,3 +64,77 @@ def test_malformed_notebook_names_the_file(tmp_path):
     path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 2, "metadata": {}}))
     with pytest.raises(NotebookError, match="broken.ipynb"):
         notebook_to_source(path)
+
+
+# ----------------------------------------------------------------------------- issue 13
+
+from tests.submissions.make_notebook import CORPUS, HERE as SUBMISSIONS  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_every_corpus_notebook_converts_to_source_that_compiles(name):
+    path = SUBMISSIONS / "notebook_corpus" / f"{name}.ipynb"
+    source, dropped, warnings, _ = convert(path)
+    compile(source, str(path), "exec", dont_inherit=True)
+    assert not [d for d in dropped if d["kind"] in ("syntax_error", "bad_cell")], dropped
+    assert warnings == []
+
+
+def test_corpus_notebooks_keep_their_definitions():
+    def run(name):
+        namespace = {"__name__": name}
+        exec(compile(convert(SUBMISSIONS / "notebook_corpus" / f"{name}.ipynb")[0], name, "exec"), namespace)
+        return namespace
+
+    assert run("indented_cells")["f"](1) == 2 and run("indented_cells")["g"](2) == 4
+    assert run("non_ascii_names")["손실"](10) == 1.0 and run("non_ascii_names")["Écoute"].π == 3.14
+    assert run("cell_magics")["Relu"]().forward(3) == 3 and "im2col" not in run("cell_magics")
+    assert run("future_import_later")["f"].__annotations__ == {"x": "Later", "return": "Later"}
+    assert run("crlf")["f"](5) == 5 and run("tabs")["T"]().m() == 1
+
+
+def _write(tmp_path, cells, name="HW.ipynb"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+    return path
+
+
+def _code(source, **extra):
+    return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": source, **extra}
+
+
+def test_a_broken_cell_is_left_out_alone_and_the_rest_kept(tmp_path):
+    deep = "x = " + "+".join(["1"] * 5000)
+    path = _write(tmp_path, [_code("def before():\n    return 1"), _code(None), _code([1, 2]), _code(deep),
+                             _code("y = 1 \u2010 2"), _code("z = '\0'"), "not a cell", _code("def after():\n    return 2")])
+    source, dropped, warnings, _ = convert(path)
+    namespace = {}
+    exec(compile(source, "HW.py", "exec"), namespace)
+    assert namespace["before"]() == 1 and namespace["after"]() == 2
+    assert {d["cell"]: d["kind"] for d in dropped} == {1: "bad_cell", 2: "bad_cell", 3: "bad_cell",
+                                                       4: "syntax_error", 5: "syntax_error", 6: "bad_cell"}
+    assert any("cell 1" in w and "NoneType" in w for w in warnings)
+    assert any("cell 3" in w and "recursion depth" in w for w in warnings)
+    assert any("cell 4" in w and "invalid character" in w for w in warnings)
+
+
+def test_run_magic_imports_the_other_notebook(tmp_path):
+    path = _write(tmp_path, [_code("%run ./helpers.ipynb\n%run -i 'my utils.ipynb'\ndef f():\n    %run x.ipynb\n    return 1")])
+    source, dropped, _, _ = convert(path)
+    assert "from helpers import *" in source and "from my_utils import *" in source
+    assert "    pass" in source  # an indented %run cannot import *: it is dropped like other magics
+
+
+def test_saved_outputs_do_not_count_towards_the_size_limit(tmp_path):
+    picture = {"output_type": "display_data", "metadata": {},
+               "data": {"image/png": "iVBORw0KGgo" + "A" * (3 * 1024 * 1024), "text/plain": "<Figure>"}}
+    path = _write(tmp_path, [_code("def f():\n    return 1", outputs=[picture, picture])])
+    assert path.stat().st_size > 6 * 1024 * 1024
+    source, _, warnings, _ = convert(path)
+    assert "def f():" in source and warnings == []
+
+
+def test_too_much_code_is_refused_with_the_limit(tmp_path):
+    path = _write(tmp_path, [_code("x = 1\n" * (1024 * 1024))])
+    with pytest.raises(NotebookError, match="code cells hold 6.0 MB of text, more than the 5 MB"):
+        convert(path)

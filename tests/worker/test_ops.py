@@ -39,8 +39,9 @@ def call(tmp_path):
 def test_load_reply_is_the_documented_json(call, tmp_path):
     reply = call.load("dlfs")
     assert json.loads(json.dumps(reply)) == reply
-    assert set(reply) == {"files", "layers", "networks", "warnings"}
-    assert set(reply["files"][0]) == {"path", "kind", "module", "status", "error", "dropped"}
+    assert set(reply) == {"files", "layers", "networks", "warnings", "missing_because"}
+    assert set(reply["files"][0]) == {"path", "kind", "module", "status", "error", "dropped", "failed"}
+    assert reply["missing_because"] == {"layers": {}, "networks": {}}
     assert reply["layers"]["convolution"] == {"family": "class", "symbol": "Convolution", "module": "common.layers"}
     assert reply["networks"]["simple_convnet"]["family"] == "class"
     # a second load (the parent retrying) answers from the first: the sources were already rewritten
