@@ -1,10 +1,15 @@
-"""The rich terminal report: one table per group of checks, then what to fix, then totals."""
+"""The rich terminal report: one table per group of checks, then what to fix, then totals.
+
+Everything that comes from a submission (file names, messages, warnings, output) is printed as
+plain ``Text``, never parsed as rich markup: a file named ``PA2 [/] copy.py`` is just a name.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -37,8 +42,8 @@ def render_files(report: Report, console: Console, shown: int = 3) -> None:
         if len(dropped) > shown:
             where.append(f"... and {len(dropped) - shown} more")
         ok = f.get("status") == "ok"
-        table.add_row(f["path"], Text("✔" if ok else "✘", style="green" if ok else "red"),
-                      "\n".join(where) if ok else Text(str(f.get("error")), style="red"))
+        table.add_row(Text(str(f.get("path"))), Text("✔" if ok else "✘", style="green" if ok else "red"),
+                      Text("\n".join(where)) if ok else Text(str(f.get("error")), style="red"))
     console.print(table)
 
 
@@ -46,8 +51,9 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
     """Print the report for a person: a student fixing code or an instructor reviewing one."""
     box = report.sandbox
     console.print(Panel.fit(
-        f"[bold]{report.submission}[/]   rubric {report.rubric}   seed {report.seed}\n"
-        f"sandbox: {box.get('isolation')}" + (f" ({'; '.join(box.get('notes', []))})" if box.get("notes") else "")
+        f"[bold]{escape(report.submission)}[/]   rubric {escape(report.rubric)}   seed {report.seed}\n"
+        f"sandbox: {escape(str(box.get('isolation')))}"
+        + (f" ({escape('; '.join(box.get('notes', [])))})" if box.get("notes") else "")
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
     render_files(report, console)
@@ -59,7 +65,7 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         table.add_column("result")
         for c in items:
             first = c.message.splitlines()[0] if c.message else ""
-            table.add_row(c.id, Text(MARK[c.status], style=STYLE[c.status]),
+            table.add_row(Text(c.id), Text(MARK[c.status], style=STYLE[c.status]),
                           f"{c.score:g}/{c.max_score:g}" if c.max_score else "",
                           Text(first, style=None if c.status == "passed" else STYLE[c.status]))
         console.print(table)
@@ -68,9 +74,9 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), c.message + "\n")
                                     for c in problems]), title="what to fix", title_align="left"))
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(Text.assemble(("warning:", "yellow"), " ", w))
     if report.output and show_output:
-        console.print(Panel(report.output, title="your program's output (truncated)", title_align="left"))
+        console.print(Panel(Text(report.output), title="your program's output (truncated)", title_align="left"))
     elif report.output:
         console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
     counts = {s: sum(c.status == s for c in report.checks) for s in MARK}
