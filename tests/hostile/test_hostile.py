@@ -61,6 +61,12 @@ EXPECTED = {
     "delete_own_copy": broken(POOLING, "error", "the worker exited with code 1 during 'layer_run'"),
     "crafted_message": broken(POOLING, "error", "the worker sent a malformed reply (array 'out' has dtype object, "
                                                 "which is never loaded)"),
+    # a reply header of the wrong shape written onto the reply channel when the network is built
+    "reply_header": {"two_layer_cnn.architecture": ("error", "could not construct your network: the worker's reply "
+                                                             "to 'net_new' has the wrong shape (param_names: 5 is not "
+                                                             "of type 'array')"),
+                     "two_layer_cnn.logits": ("skipped", "skipped: could not construct your network"),
+                     "two_layer_cnn.gradient": ("skipped", "skipped: could not construct your network")},
     # broken files
     "non_utf8": {},
     "syntax_error": {"load": ("failed", "broken.py: SyntaxError: invalid syntax (broken.py, line 4")},
@@ -83,7 +89,7 @@ def assert_outcome(report, expected):
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_hostile_case(case, world):
-    report = grade_hostile(case, world, PORT=0, HOST_IP="127.0.0.1", KIND="")
+    report = grade_hostile(case, world, PORT=0, HOST_IP="127.0.0.1", KIND=CASE_KIND.get(case, ""))
     assert_outcome(report, EXPECTED[case])
     assert report.sandbox["isolation"] == "bwrap" or any("isolation" in n for n in report.sandbox["notes"])
     assert len(report.output) < 200_000  # 64 KB per stream and a note, however much was printed
@@ -115,6 +121,7 @@ def _latin1_warning(report):
     assert any("helpers.py: not valid UTF-8" in w and "latin-1" in w for w in report.warnings), report.warnings
 
 
+CASE_KIND = {"reply_header": "param_names"}
 CASE_OUTPUT = {"output_flood": _flood, "print_forever": _flood,
                "read_answers": _nothing_leaked, "write_outside": _nothing_written, "patch_grader": _hidden_packages,
                "non_utf8": _latin1_warning}
@@ -151,3 +158,16 @@ def test_network_is_unreachable(world):
     report = grade_network_case(world)
     assert_outcome(report, {})
     assert report.output.count("blocked") == 4, report.output
+
+
+@pytest.mark.parametrize("kind, where", [("files", "files: 5 is not of type 'array'"),
+                                         ("layers", "layers/affine: 5 is not of type 'object'")])
+def test_a_load_reply_of_the_wrong_shape_fails_the_load_not_the_grader(kind, where, world):
+    """Written at import, it is taken for the reply to 'load': the load errors, naming the field."""
+    report = grade_hostile("reply_header", world, KIND=kind)
+    load = report.by_id()["load"]
+    assert load.status == "error"
+    assert load.message == (f"your submission could not be loaded: the worker's reply to 'load' has the wrong shape "
+                            f"({where}); was something written onto the grader's reply channel? The worker is replaced")
+    assert report.score == 0 and report.files == []
+    assert {c.status for c in report.checks if c.id not in ("integrity", "load")} == {"failed"}
