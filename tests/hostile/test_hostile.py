@@ -4,9 +4,13 @@ checks it breaks fail with a clear message, every other check still passes, the 
 inflated, and (see ``grade_hostile``) the grader's process, its files and everything outside
 the worker's copy are unharmed, with no process left behind."""
 
+import dataclasses
+
 import pytest
 
-from tests.hostile.conftest import POOLING, ROOT, grade_hostile, grade_network_case, not_passed
+from grader.plan import Plan
+
+from tests.hostile.conftest import LIMITS, POOLING, ROOT, grade_hostile, grade_network_case, not_passed
 
 BACKWARD = ("layers.pooling.backward", "layers.pooling.gradcheck")
 
@@ -171,3 +175,21 @@ def test_a_load_reply_of_the_wrong_shape_fails_the_load_not_the_grader(kind, whe
                             f"({where}); was something written onto the grader's reply channel? The worker is replaced")
     assert report.score == 0 and report.files == []
     assert {c.status for c in report.checks if c.id not in ("integrity", "load")} == {"failed"}
+
+
+#: The MLP, briefly trained: what a verdict on learning needs.
+TRAINING_PLAN = Plan("training", layers=(), networks=("three_layer_nn",),
+                     network_checks=("architecture", "initial_loss", "training"))
+
+
+def test_a_network_that_reads_the_labels_it_is_judged_on_gains_nothing(world, data_dir):
+    """Only held-out images cross into the sandbox: its 'answers' are its own untrained guesses, so the
+    held-out loss does not fall and training fails; the initial loss, computed by the grader from the
+    logits of a fresh network, passes."""
+    limits = dataclasses.replace(LIMITS, call_timeout=30)  # importing torch is not what this case is about
+    report = grade_hostile("reads_labels", world, plan=TRAINING_PLAN, data_dir=data_dir, limits=limits)
+    assert not_passed(report) == {"three_layer_nn.training": "failed"}, not_passed(report)
+    training = report.by_id()["three_layer_nn.training"]
+    assert "the loss does not go down" in training.message, training.message
+    assert training.figures["loss_before"] == training.figures["loss_after"]  # a zero gradient changes nothing
+    assert training.figures["accuracy"] < 0.2 < training.figures["reference_accuracy"]
