@@ -16,6 +16,16 @@ from rich.text import Text
 
 from grader.results import Report
 
+def _clean(value) -> str:
+    """``value`` as text any terminal can take: lone surrogates (from bytes that were not UTF-8) escaped."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text(value, style: str | None = None) -> Text:
+    """Submission-made text as plain ``Text``: printed literally, never parsed as markup."""
+    return Text(_clean(value), style=style)
+
+
 STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
 MARK = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–"}
 
@@ -42,8 +52,8 @@ def render_files(report: Report, console: Console, shown: int = 3) -> None:
         if len(dropped) > shown:
             where.append(f"... and {len(dropped) - shown} more")
         ok = f.get("status") == "ok"
-        table.add_row(Text(str(f.get("path"))), Text("✔" if ok else "✘", style="green" if ok else "red"),
-                      Text("\n".join(where)) if ok else Text(str(f.get("error")), style="red"))
+        table.add_row(_text(f.get("path")), Text("✔" if ok else "✘", style="green" if ok else "red"),
+                      _text("\n".join(where)) if ok else _text(f.get("error"), style="red"))
     console.print(table)
 
 
@@ -51,9 +61,9 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
     """Print the report for a person: a student fixing code or an instructor reviewing one."""
     box = report.sandbox
     console.print(Panel.fit(
-        f"[bold]{escape(report.submission)}[/]   rubric {escape(report.rubric)}   seed {report.seed}\n"
-        f"sandbox: {escape(str(box.get('isolation')))}"
-        + (f" ({escape('; '.join(box.get('notes', [])))})" if box.get("notes") else "")
+        f"[bold]{escape(_clean(report.submission))}[/]   rubric {escape(_clean(report.rubric))}   seed {report.seed}\n"
+        f"sandbox: {escape(_clean(box.get('isolation')))}"
+        + (f" ({escape(_clean('; '.join(box.get('notes', []))))})" if box.get("notes") else "")
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
     render_files(report, console)
@@ -65,18 +75,18 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         table.add_column("result")
         for c in items:
             first = c.message.splitlines()[0] if c.message else ""
-            table.add_row(Text(c.id), Text(MARK[c.status], style=STYLE[c.status]),
+            table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]),
                           f"{c.score:g}/{c.max_score:g}" if c.max_score else "",
-                          Text(first, style=None if c.status == "passed" else STYLE[c.status]))
+                          _text(first, style=None if c.status == "passed" else STYLE[c.status]))
         console.print(table)
     problems = [c for c in report.checks if c.status in ("failed", "error") and "\n" in c.message]
     if problems:
-        console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), c.message + "\n")
+        console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), _clean(c.message) + "\n")
                                     for c in problems]), title="what to fix", title_align="left"))
     for w in report.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " ", w))
+        console.print(Text.assemble(("warning:", "yellow"), " ", _clean(w)))
     if report.output and show_output:
-        console.print(Panel(Text(report.output), title="your program's output (truncated)", title_align="left"))
+        console.print(Panel(_text(report.output), title="your program's output (truncated)", title_align="left"))
     elif report.output:
         console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
     counts = {s: sum(c.status == s for c in report.checks) for s in MARK}
