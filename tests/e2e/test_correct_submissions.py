@@ -39,7 +39,8 @@ def test_sample_pa2_submission_gets_full_marks(sample_report):
 
 def test_sample_training_figures_are_reported(sample_report):
     training = sample_report.by_id()["two_layer_cnn.training"].figures
-    assert len(training["losses"]) == training["steps"]
+    assert len(training["reported_losses"]) == training["steps"]
+    assert training["loss_before"] > training["loss_after"]
     assert 0.0 <= training["accuracy"] <= 1.0
     assert math.isclose(sample_report.by_id()["two_layer_cnn.initial_loss"].figures["expected"], math.log(10))
 
