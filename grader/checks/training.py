@@ -74,10 +74,10 @@ class TrainingData:
 
 
 #: Own training of these networks gets this many times the budget's steps: at the handout's 0.01
-#: init the reference (lr 0.1, batches of 16) sits on its loss plateau for ~300 steps as an MLP
-#: (a step costs about a millisecond) and for 64-128 steps as a three-layer CNN; the two-layer
-#: CNN leaves its plateau within 32 (measured on the sample's seed and others).
-STEPS_FACTOR = {"three_layer_nn": 16, "three_layer_cnn": 4}
+#: init the reference MLP (lr 0.1, batches of 16) sits on its loss plateau for ~300 steps (a step
+#: costs about a millisecond). The three-layer CNN needs 64-128 too, but 128 textbook steps
+#: overran the time and CPU limits, so at 32 its check is skipped; the two-layer CNN learns in 32.
+STEPS_FACTOR = {"three_layer_nn": 16}
 #: A reference run judges a student only if its held-out loss fell by at least this much; a run
 #: that diverged or stayed on its plateau would let a network that never learns pass.
 REFERENCE_MIN_DROP = 0.2
