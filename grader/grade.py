@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 import grader
-from grader import integrity, sandbox as sb
+from grader import integrity, sandbox as sb, tree
 from grader.checks import layers as layer_checks
 from grader.checks import networks as net_checks
 from grader.checks import training as train_checks
@@ -35,16 +35,16 @@ def content_seed(root: Path, salt: str = "") -> int:
     """A seed derived from the submission's files: the same submission always gets the same check
     inputs (so grading is deterministic), but inputs cannot be known before the code is final."""
     h = hashlib.sha256(salt.encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        rel = str(path.relative_to(root))
-        if "__pycache__" in rel:
+    for entry in tree.walk(root, prune=("__pycache__",)):  # bounded; odd names are left out
+        if entry.kind != "file":
             continue
-        h.update(rel.encode())
+        h.update(entry.rel.encode())
         try:
-            st = path.stat()
-            h.update(str(st.st_size).encode())
-            if st.st_size <= 5 * 1024 * 1024:
-                h.update(path.read_bytes())
+            size = os.stat(entry.path, follow_symlinks=False).st_size
+            h.update(str(size).encode())
+            if size <= 5 * 1024 * 1024:
+                with open(entry.path, "rb") as f:
+                    h.update(f.read(5 * 1024 * 1024))
         except OSError:
             continue
     return int.from_bytes(h.digest()[:4], "big")
@@ -165,8 +165,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
     seed = content_seed(root) if seed is None else seed
     say = progress or (lambda _msg: None)
 
-    checks: list[CheckResult] = [integrity_result(integrity.scan(root))]
     warnings: list[str] = []
+    checks: list[CheckResult] = [integrity_result(integrity.scan(root, warnings))]
     data, data_source = None, ""
     if plan.networks and {"trajectory", "training"} & set(plan.network_checks):
         say("loading MNIST for the training checks")
@@ -201,7 +201,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
     for c in checks:
         c.max_score = plan.points_for(c.id)
         c.score = c.max_score if c.status == "passed" else 0.0
-    return Report(submission=str(submission), rubric=plan.source, checks=checks, seed=seed,
+    return Report(submission=tree.printable(str(submission)), rubric=plan.source, checks=checks, seed=seed,
                   sandbox=sandbox_info, files=files, warnings=warnings, output=output,
                   seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__,
                   data=data_source)

@@ -326,51 +326,44 @@ def _signal_name(returncode: int, isolation: str) -> str | None:
 # ---------------------------------------------------------------- copying
 
 def copy_submission(src: Path, dst: Path, max_file: int, max_total: int) -> list[str]:
-    """Copy regular files of ``src`` into ``dst`` without following symlinks; warnings."""
+    """Copy regular files of ``src`` into ``dst`` without following symlinks; warnings.
+
+    The walk (``grader.tree``) is iterative and bounded: names that are not UTF-8 and folders
+    nested too deep are left out and listed, so the worker only ever sees names it can handle.
+    """
+    from grader import tree
+
     warnings: list[str] = []
     total = 0
     dst.mkdir(parents=True)
-
-    def walk(folder: Path, target: Path) -> bool:
-        nonlocal total
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as exc:
-            warnings.append(f"{folder}: cannot be read ({exc.strerror}); not copied")
-            return True
-        for entry in entries:
-            rel = os.path.relpath(entry.path, src)
-            if entry.is_symlink():
-                warnings.append(f"{rel}: a symbolic link; not copied")
+    for entry in tree.walk(src, warnings, prune=("__pycache__",)):  # bytecode could differ from the source
+        target = dst / entry.rel
+        if entry.kind == "link":
+            warnings.append(f"{entry.rel}: a symbolic link; not copied")
+        elif entry.kind == "dir":
+            target.mkdir()
+        elif entry.kind == "other":
+            warnings.append(f"{entry.rel}: not a regular file; not copied")
+        elif not entry.rel.endswith((".pyc", ".pyo")):
+            try:
+                size = os.stat(entry.path, follow_symlinks=False).st_size
+            except OSError as exc:
+                warnings.append(f"{entry.rel}: cannot be read ({exc.strerror}); not copied")
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name == "__pycache__":
-                    continue  # compiled bytecode could differ from the source that is checked
-                (target / entry.name).mkdir()
-                if not walk(Path(entry.path), target / entry.name):
-                    return False
-                continue
-            if not entry.is_file(follow_symlinks=False) or entry.name.endswith((".pyc", ".pyo")):
-                if not entry.is_file(follow_symlinks=False):
-                    warnings.append(f"{rel}: not a regular file; not copied")
-                continue
-            size = entry.stat(follow_symlinks=False).st_size
             if size > max_file:
-                warnings.append(f"{rel}: {size / MB:.1f} MB is larger than the {max_file / MB:.0f} MB limit; not copied")
+                warnings.append(f"{entry.rel}: {size / MB:.1f} MB is larger than the {max_file / MB:.0f} MB limit; "
+                                f"not copied")
                 continue
             if total + size > max_total:
-                warnings.append(f"the submission is larger than {max_total / MB:.0f} MB: files from {rel} on "
+                warnings.append(f"the submission is larger than {max_total / MB:.0f} MB: files from {entry.rel} on "
                                 f"were not copied")
-                return False
+                break
             try:
-                _copy_file(entry.path, target / entry.name)
+                _copy_file(entry.path, target)
             except OSError as exc:
-                warnings.append(f"{rel}: cannot be read ({exc.strerror}); not copied")
+                warnings.append(f"{entry.rel}: cannot be read ({exc.strerror}); not copied")
                 continue
             total += size
-        return True
-
-    walk(src, dst)
     return warnings
 
 

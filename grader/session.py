@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import sandbox as sb
+from grader import replies, sandbox as sb
 
 #: Exceptions a call can raise that mean "this check could not get an answer".
 CallFailure = (sb.WorkerError, sb.StudentError)
@@ -63,6 +63,10 @@ class Session:
                 header, _ = self.sandbox.request("load", {"manifest": self.manifest, "skip": self.left_out},
                                                  timeout=max(self.sandbox.limits.load_timeout,
                                                              self.sandbox.limits.call_timeout))
+                header = replies.check("load", header)
+            except replies.BadReply as exc:
+                self._restart_next = True
+                return self._load_failed(str(exc))
             except sb.WorkerError as exc:
                 culprit = self._importing()
                 if culprit and culprit not in self.left_out and len(self.left_out) < MAX_LEFT_OUT:
@@ -105,7 +109,12 @@ class Session:
         if self.load_error:  # do not pay a load timeout again for every check
             raise sb.WorkerError(f"the submission could not be loaded: {self.load_error}")
         try:
-            return self.sandbox.request(op, header or {}, arrays or {}, timeout=timeout)
+            reply, out = self.sandbox.request(op, header or {}, arrays or {}, timeout=timeout)
+            return replies.check(op, reply), out
+        except replies.BadReply:
+            self._restart_next = True  # the reply channel holds what student code wrote: start afresh
+            self._needs_load = True
+            raise
         except sb.WorkerError:
             self._needs_load = True
             raise

@@ -75,9 +75,15 @@ class NetEvidence:
     handle: Any = None
 
 
+def worker_seed(seed: int) -> int:
+    """The seed the student's constructor gets: fixed per submission (reports repeat), but derived one
+    way, so it cannot be used to replay the grader's own draws (probe inputs, held-out subset)."""
+    return int(np.random.default_rng([seed, 0x5EED]).integers(2**31))
+
+
 def new_network(session, key: str, seed: int, timeout=None) -> tuple[Any, list[str], dict[str, np.ndarray]]:
     """Construct the student's network in the worker: (handle, parameter names, initial params)."""
-    header, arrays = session.call("net_new", {"net": key, "kwargs": {}, "seed": seed}, timeout=timeout)
+    header, arrays = session.call("net_new", {"net": key, "kwargs": {}, "seed": worker_seed(seed)}, timeout=timeout)
     names = [str(n) for n in header.get("param_names", [])]
     params = {n: validate_array(f"parameter {n}", arrays[n]) for n in names if n in arrays}
     if len(params) != len(names) or not names:
@@ -328,7 +334,12 @@ def sparse_direction(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
 
 
 def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout=None) -> CheckResult:
-    """<net>.initial_loss: a freshly initialised network starts near ln(10) = 2.3026."""
+    """<net>.initial_loss: a freshly initialised network starts near ln(10) = 2.3026.
+
+    The loss is the cross-entropy of the student's logits, computed here: the labels (held-out
+    MNIST ones when ``images`` comes from the data) are never sent.
+    """
+    from grader.checks.training import cross_entropy
     from grader.session import CallFailure, describe_failure
 
     check_id = f"{ev.key}.initial_loss"
@@ -340,7 +351,8 @@ def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout
     try:
         _recreate(session, ev, seed, timeout)
         session.call("net_set_params", {"handle": ev.handle}, ev.initial, timeout=timeout)
-        loss = validate_scalar("loss", _eval(session, ev, x, t, ["loss"], timeout).get("loss"))
+        _, out = session.call("net_eval", {"handle": ev.handle, "want": ["logits"]}, {"x": x}, timeout=timeout)
+        loss = cross_entropy(validate_array("logits", out.get("logits"), shape=(len(x), 10)), t)
     except CallFailure as exc:
         return error(check_id, describe_failure(exc))
     except InvalidOutput as exc:
@@ -350,6 +362,7 @@ def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout
         return passed(check_id, f"fresh network starts at loss {loss:.4f} (ln 10 = {LN10:.4f})", **figures)
     cause = ("your initial weights are too large: the logits of a fresh network should be small, e.g. "
              "weight_init_std = 0.01 or He scaling" if loss > LN10 else
-             "a fresh 10-class network cannot do better than chance: is the loss a mean of the cross-entropy?")
+             "a fresh 10-class network cannot do better than chance: are the initial weights random, not copied "
+             "from a trained network?")
     return failed(check_id, f"fresh network starts at loss {loss:.4f}, far from ln(10) = {LN10:.4f}: {cause}",
                   diagnosis="initial_loss", **figures)

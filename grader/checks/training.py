@@ -2,8 +2,9 @@
 
 ``<net>.trajectory``: from the reference's initial weights, on the same seeded mini-batches,
 the student's SGD follows the reference's loss trajectory and ends at the same weights.
-``<net>.training``: from the student's own initialisation, one short epoch lowers the loss
-and reaches a held-out accuracy not far below the reference's under the same budget.
+``<net>.training``: from the student's own initialisation, one short epoch lowers the held-out
+loss and reaches a held-out accuracy not far below a reference run that learnt under the same
+budget; held-out labels never enter the sandbox (loss and accuracy come from logits, here).
 Both are short by design: the whole PA2 budget for training is well under a minute.
 """
 
@@ -42,9 +43,12 @@ class TrainingBudget:
 
 
 def _batches(x: np.ndarray, t: np.ndarray, steps: int, batch: int, seed: int):
-    """Seeded mini-batches as (steps, batch, ...) arrays, identical for student and reference."""
+    """Seeded mini-batches as (steps, batch, ...) arrays, identical for student and reference; past
+    one pass over the images the next pass is another permutation."""
     rng = np.random.default_rng([seed, 3])
-    idx = rng.permutation(len(x))[: steps * batch].reshape(steps, batch)
+    n = steps * batch
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-n // len(x)))])
+    idx = order[:n].reshape(steps, batch)
     return x[idx], t[idx]
 
 
@@ -69,17 +73,73 @@ class TrainingData:
     t_valid: np.ndarray
 
 
+#: Own training of these networks gets this many times the budget's steps: at the handout's 0.01
+#: init the reference MLP (lr 0.1, batches of 16) sits on its loss plateau for ~300 steps (a step
+#: costs about a millisecond). The three-layer CNN needs 64-128 too, but 128 textbook steps
+#: overran the time and CPU limits, so at 32 its check is skipped; the two-layer CNN learns in 32.
+STEPS_FACTOR = {"three_layer_nn": 16}
+#: A reference run judges a student only if its held-out loss fell by at least this much; a run
+#: that diverged or stayed on its plateau would let a network that never learns pass.
+REFERENCE_MIN_DROP = 0.2
+#: Reference runs tried (the check's seed, then seeds derived from it) before giving up.
+REFERENCE_TRIES = 3
+#: Held-out images whose loss is measured before training (after training: all of them).
+LOSS_PROBE = 60
+#: Steps sent per net_train request: a long MLP run goes in pieces of bounded size.
+STEPS_PER_REQUEST = 32
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean softmax cross-entropy, computed by the grader from logits (labels never leave the parent)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """One brief training run of the reference: its seed and steps, held-out loss before and after."""
+
+    seed: int
+    steps: int
+    loss_before: float
+    loss_after: float
+    accuracy: float
+
+    @property
+    def drop(self) -> float:
+        return self.loss_before - self.loss_after
+
+    @property
+    def learnt(self) -> bool:
+        return self.drop >= REFERENCE_MIN_DROP
+
+
 @functools.lru_cache(maxsize=32)
-def _reference_own_training(factory: str, options_key: tuple, seed: int, steps: int, batch: int, lr: float,
-                            data: TrainingData) -> tuple[float, float, float]:
-    """(mean loss of the first 3 steps, of the last 3, held-out accuracy) of the reference."""
+def _reference_run(factory: str, options_key: tuple, seed: int, steps: int, batch: int, lr: float,
+                   data: TrainingData) -> ReferenceRun:
     from reference import networks as refnets
 
-    x, t, xv, tv = data.x, data.t, data.x_valid, data.t_valid
+    xv, tv = data.x_valid, data.t_valid
     net = refnets.Network(getattr(refnets, factory)(**dict(options_key)), weight_init_std=0.01, seed=seed)
-    xb, tb = _batches(x, t, steps, batch, seed)
-    losses = reference_sgd(net, xb, tb, lr)
-    return float(np.mean(losses[:3])), float(np.mean(losses[-3:])), float(net.accuracy(xv, tv))
+    before = cross_entropy(net.predict(xv[:LOSS_PROBE]), tv[:LOSS_PROBE])
+    xb, tb = _batches(data.x, data.t, steps, batch, seed)
+    reference_sgd(net, xb, tb, lr)
+    logits = net.predict(xv)
+    return ReferenceRun(seed, steps, before, cross_entropy(logits[:LOSS_PROBE], tv[:LOSS_PROBE]),
+                        float(np.mean(np.argmax(logits, axis=1) == tv)))
+
+
+def reference_runs(ev: NetEvidence, seed: int, data: TrainingData, budget: TrainingBudget) -> list[ReferenceRun]:
+    """Reference runs under the student's budget until one learnt (that one last), at most REFERENCE_TRIES."""
+    steps = budget.steps * STEPS_FACTOR.get(ev.spec.factory, 1)
+    runs = []
+    for k in range(REFERENCE_TRIES):
+        run_seed = seed if k == 0 else int(np.random.default_rng([seed, 17, k]).integers(2**31))
+        runs.append(_reference_run(ev.spec.factory, tuple(sorted(ev.options.items())), run_seed, steps,
+                                   budget.batch_size, budget.lr, data))
+        if runs[-1].learnt:
+            break
+    return runs
 
 
 def check_trajectory(session, ev: NetEvidence, seed: int, data: TrainingData | None, budget: TrainingBudget, timeout=None) -> CheckResult:
@@ -123,7 +183,11 @@ def check_trajectory(session, ev: NetEvidence, seed: int, data: TrainingData | N
 
 
 def check_own_training(session, ev: NetEvidence, seed: int, data: TrainingData | None, budget: TrainingBudget, timeout=None) -> CheckResult:
-    """<net>.training: the student's own network, from its own init, learns under a brief budget."""
+    """<net>.training: the student's own network, from its own init, learns under a brief budget.
+
+    Judged against a reference run that did learn on the same batches. Only images cross for the
+    verdict: held-out loss and accuracy come from the student's logits, computed here.
+    """
     from grader.session import CallFailure, describe_failure
 
     check_id = f"{ev.key}.training"
@@ -131,38 +195,43 @@ def check_own_training(session, ev: NetEvidence, seed: int, data: TrainingData |
         return res
     if data is None:
         return skipped(check_id, "skipped: MNIST not found (see --data-dir); this check trains on real images")
+    runs = reference_runs(ev, seed, data, budget)
+    ref = runs[-1]
+    if not ref.learnt:
+        losses = "; ".join(f"{r.loss_before:.3f} -> {r.loss_after:.3f}" for r in runs)
+        return skipped(check_id, f"skipped: in {ref.steps} steps the reference network itself did not learn for "
+                                 f"{len(runs)} seeds (held-out loss {losses}), so this check cannot tell a network "
+                                 f"that learns from one that does not; {ev.key}.trajectory judges the training")
     xv, tv = data.x_valid, data.t_valid
-    xb, tb = _batches(data.x, data.t, budget.steps, budget.batch_size, seed)
+    xb, tb = _batches(data.x, data.t, ref.steps, budget.batch_size, ref.seed)
     try:
         ev.handle, _, _ = _new(session, ev, seed, timeout)
-        _, out = session.call("net_train", {"handle": ev.handle, "lr": budget.lr}, {"x": xb, "t": tb}, timeout=timeout)
-        losses = validate_array("losses", out.get("losses"), shape=(budget.steps,))
-        logits = []
-        for i in range(0, len(xv), budget.eval_batch):
-            _, ev_out = session.call("net_eval", {"handle": ev.handle, "want": ["logits"]},
-                                     {"x": xv[i:i + budget.eval_batch], "t": tv[i:i + budget.eval_batch]},
-                                     timeout=timeout)
-            logits.append(validate_array("logits", ev_out.get("logits"), shape=(len(xv[i:i + budget.eval_batch]), 10)))
-        logits = np.concatenate(logits)
+        before = _held_out_logits(session, ev, xv[:LOSS_PROBE], budget, timeout)
+        reported = []
+        for i in range(0, ref.steps, STEPS_PER_REQUEST):
+            _, out = session.call("net_train", {"handle": ev.handle, "lr": budget.lr},
+                                  {"x": xb[i:i + STEPS_PER_REQUEST], "t": tb[i:i + STEPS_PER_REQUEST]}, timeout=timeout)
+            reported.append(validate_array("losses", out.get("losses"), shape=(len(xb[i:i + STEPS_PER_REQUEST]),)))
+        after = _held_out_logits(session, ev, xv, budget, timeout)
     except CallFailure as exc:
         return error(check_id, describe_failure(exc))
     except InvalidOutput as exc:
         return failed(check_id, str(exc), diagnosis="invalid_output")
-    accuracy = float(np.mean(np.argmax(logits, axis=1) == tv))
-    ref_head, ref_tail, ref_accuracy = _reference_own_training(
-        ev.spec.factory, tuple(sorted(ev.options.items())), seed, budget.steps, budget.batch_size, budget.lr, data)
-    # Relative to the reference under the same budget: where the handout's init needs longer
-    # than the budget to leave its plateau (an MLP at 0.01), the reference does not learn either.
-    threshold = max(0.0, ref_accuracy - budget.accuracy_margin)
-    head, tail = float(np.mean(losses[:3])), float(np.mean(losses[-3:]))
-    figures = {"losses": losses.tolist(), "accuracy": accuracy, "reference_accuracy": ref_accuracy,
-               "threshold": threshold, "steps": budget.steps, "batch_size": budget.batch_size, "lr": budget.lr}
-    summary = (f"{budget.steps} SGD steps (lr {budget.lr}, batch {budget.batch_size}): loss {losses[0]:.3f} -> "
-               f"{losses[-1]:.3f}, held-out accuracy {accuracy:.1%} (reference {ref_accuracy:.1%}, needed {threshold:.1%})")
-    # The loss must fall by at least a quarter of what the reference's falls under the same
-    # budget (a reference still on its plateau asks only that the loss does not rise).
-    # 0.02: the noise of a 3-batch mean loss of 32 images each.
-    loss_ok = head - tail >= 0.25 * max(ref_head - ref_tail, 0.0) - 0.02
+    accuracy = float(np.mean(np.argmax(after, axis=1) == tv))
+    loss_before, loss_after = cross_entropy(before, tv[:LOSS_PROBE]), cross_entropy(after[:LOSS_PROBE], tv[:LOSS_PROBE])
+    # Relative to the reference under the same budget (accuracies after a brief run vary with the seed).
+    threshold = max(0.0, ref.accuracy - budget.accuracy_margin)
+    # The held-out loss must fall by a quarter of the reference's fall (0.02: the spread between inits).
+    needed = 0.25 * ref.drop - 0.02
+    figures = {"reported_losses": np.concatenate(reported).tolist(), "loss_before": loss_before,
+               "loss_after": loss_after, "reference_loss_before": ref.loss_before,
+               "reference_loss_after": ref.loss_after, "accuracy": accuracy, "reference_accuracy": ref.accuracy,
+               "threshold": threshold, "steps": ref.steps, "batch_size": budget.batch_size, "lr": budget.lr,
+               "seed": ref.seed, "reference_runs": len(runs)}
+    summary = (f"{ref.steps} SGD steps (lr {budget.lr}, batch {budget.batch_size}): held-out loss {loss_before:.3f} -> "
+               f"{loss_after:.3f} (reference {ref.loss_before:.3f} -> {ref.loss_after:.3f}), held-out accuracy "
+               f"{accuracy:.1%} (reference {ref.accuracy:.1%}, needed {threshold:.1%})")
+    loss_ok = loss_before - loss_after >= needed
     if loss_ok and accuracy >= threshold:
         return passed(check_id, summary, **figures)
     if not loss_ok:
@@ -171,6 +240,16 @@ def check_own_training(session, ev: NetEvidence, seed: int, data: TrainingData |
     else:
         cause = "the loss goes down but accuracy stays low: training stalls (compare with <net>.trajectory)"
     return failed(check_id, f"{summary}; {cause}".replace("<net>", ev.key), diagnosis="training", **figures)
+
+
+def _held_out_logits(session, ev: NetEvidence, x: np.ndarray, budget: TrainingBudget, timeout) -> np.ndarray:
+    """The student's logits on held-out images, a few at a time; only the images are sent."""
+    logits = []
+    for i in range(0, len(x), budget.eval_batch):
+        chunk = x[i:i + budget.eval_batch]
+        _, out = session.call("net_eval", {"handle": ev.handle, "want": ["logits"]}, {"x": chunk}, timeout=timeout)
+        logits.append(validate_array("logits", out.get("logits"), shape=(len(chunk), 10)))
+    return np.concatenate(logits)
 
 
 def _new(session, ev: NetEvidence, seed: int, timeout):

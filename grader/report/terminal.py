@@ -1,15 +1,30 @@
-"""The rich terminal report: one table per group of checks, then what to fix, then totals."""
+"""The rich terminal report: one table per group of checks, then what to fix, then totals.
+
+Everything that comes from a submission (file names, messages, warnings, output) is printed as
+plain ``Text``, never parsed as rich markup: a file named ``PA2 [/] copy.py`` is just a name.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from grader.results import Report
+
+def _clean(value) -> str:
+    """``value`` as text any terminal can take: lone surrogates (from bytes that were not UTF-8) escaped."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text(value, style: str | None = None) -> Text:
+    """Submission-made text as plain ``Text``: printed literally, never parsed as markup."""
+    return Text(_clean(value), style=style)
+
 
 STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
 MARK = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–"}
@@ -34,17 +49,18 @@ def render_files(report: Report, console: Console, shown: int = 3) -> None:
         ok = f.get("status") == "ok"
         cell = Text()
         for s in f.get("failed", []):  # all of them: each may cost a check
-            cell.append(f"{_place(s.get('cell'), s.get('cell_line') or s['line'])}: {s['text'][:50]}: "
-                        f"not run: {s['error']}" + (f" ({s['resolution']})" if s.get("resolution") else "") + "\n",
-                        style="red")
+            cell.append(_clean(f"{_place(s.get('cell'), s.get('cell_line') or s['line'])}: {s['text'][:50]}: "
+                               f"not run: {s['error']}" + (f" ({s['resolution']})" if s.get("resolution") else "")
+                               + "\n"), style="red")
         dropped = f.get("dropped", [])
         where = [f"{_place(d.get('cell'), d.get('cell_line') or d['line'])}"
                  f" ({d['kind']}): {d['text'].strip().splitlines()[0][:50] if d['text'].strip() else ''}" for d in dropped[:shown]]
         if len(dropped) > shown:
             where.append(f"... and {len(dropped) - shown} more")
-        cell.append("\n".join(where))
-        table.add_row(f["path"], Text("✔" if ok and not f.get("failed") else "✘", style="green" if ok and not f.get("failed") else "red"),
-                      cell if ok else Text(str(f.get("error")), style="red"))
+        cell.append(_clean("\n".join(where)))
+        clean = ok and not f.get("failed")
+        table.add_row(_text(f.get("path")), Text("✔" if clean else "✘", style="green" if clean else "red"),
+                      cell if ok else _text(f.get("error"), style="red"))
     console.print(table)
 
 
@@ -56,8 +72,9 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
     """Print the report for a person: a student fixing code or an instructor reviewing one."""
     box = report.sandbox
     console.print(Panel.fit(
-        f"[bold]{report.submission}[/]   rubric {report.rubric}   seed {report.seed}\n"
-        f"sandbox: {box.get('isolation')}" + (f" ({'; '.join(box.get('notes', []))})" if box.get("notes") else "")
+        f"[bold]{escape(_clean(report.submission))}[/]   rubric {escape(_clean(report.rubric))}   seed {report.seed}\n"
+        f"sandbox: {escape(_clean(box.get('isolation')))}"
+        + (f" ({escape(_clean('; '.join(box.get('notes', []))))})" if box.get("notes") else "")
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
     render_files(report, console)
@@ -69,18 +86,18 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         table.add_column("result")
         for c in items:
             first = c.message.splitlines()[0] if c.message else ""
-            table.add_row(c.id, Text(MARK[c.status], style=STYLE[c.status]),
+            table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]),
                           f"{c.score:g}/{c.max_score:g}" if c.max_score else "",
-                          Text(first, style=None if c.status == "passed" else STYLE[c.status]))
+                          _text(first, style=None if c.status == "passed" else STYLE[c.status]))
         console.print(table)
     problems = [c for c in report.checks if c.status in ("failed", "error") and "\n" in c.message]
     if problems:
-        console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), c.message + "\n")
+        console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), _clean(c.message) + "\n")
                                     for c in problems]), title="what to fix", title_align="left"))
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(Text.assemble(("warning:", "yellow"), " ", _clean(w)))
     if report.output and show_output:
-        console.print(Panel(report.output, title="your program's output (truncated)", title_align="left"))
+        console.print(Panel(_text(report.output), title="your program's output (truncated)", title_align="left"))
     elif report.output:
         console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
     counts = {s: sum(c.status == s for c in report.checks) for s in MARK}

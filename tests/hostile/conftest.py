@@ -94,14 +94,14 @@ def world(tmp_path):
     return {"tmp": tmp_path, "outside": outside, "sub": tmp_path / "sub"}
 
 
-def grade_hostile(case: str, world: dict, isolation: str = "auto", limits: sb.Limits = LIMITS, data_dir=None,
-                  **values):
+def grade_hostile(case: str, world: dict, isolation: str = "auto", limits: sb.Limits = LIMITS, plan: Plan = PLAN,
+                  data_dir=None, **values):
     """Grade a case and assert the invariants every hostile case shares; returns the report."""
     sub = materialise(case, world["sub"], GRADER_ROOT=ROOT, OUTSIDE=world["outside"], SUBMISSION=world["sub"],
                       MARKER=f"HOSTILE-{case}-{os.getpid()}", **values)
     before = files_around(sub, world)
     state = grader_state()
-    report = grade(sub, assignment=PLAN, seed=11, limits=limits, isolation=isolation, data_dir=data_dir)
+    report = grade(sub, assignment=plan, seed=11, limits=limits, isolation=isolation, data_dir=data_dir)
     # the grader process is unharmed and nothing outside the worker's copy changed
     assert grader_state() == state
     assert files_around(sub, world) == before

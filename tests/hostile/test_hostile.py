@@ -4,9 +4,13 @@ checks it breaks fail with a clear message, every other check still passes, the 
 inflated, and (see ``grade_hostile``) the grader's process, its files and everything outside
 the worker's copy are unharmed, with no process left behind."""
 
+import dataclasses
+
 import pytest
 
-from tests.hostile.conftest import POOLING, ROOT, grade_hostile, grade_network_case, not_passed
+from grader.plan import Plan
+
+from tests.hostile.conftest import LIMITS, POOLING, ROOT, grade_hostile, grade_network_case, not_passed
 
 BACKWARD = ("layers.pooling.backward", "layers.pooling.gradcheck")
 
@@ -62,6 +66,12 @@ EXPECTED = {
     "delete_own_copy": broken(POOLING, "error", "the worker exited with code 1 during 'layer_run'"),
     "crafted_message": broken(POOLING, "error", "the worker sent a malformed reply (array 'out' has dtype object, "
                                                 "which is never loaded)"),
+    # a reply header of the wrong shape written onto the reply channel when the network is built
+    "reply_header": {"two_layer_cnn.architecture": ("error", "could not construct your network: the worker's reply "
+                                                             "to 'net_new' has the wrong shape (param_names: 5 is not "
+                                                             "of type 'array')"),
+                     "two_layer_cnn.logits": ("skipped", "skipped: could not construct your network"),
+                     "two_layer_cnn.gradient": ("skipped", "skipped: could not construct your network")},
     # broken files
     "non_utf8": {},
     "syntax_error": {"load": ("failed", "broken.py: SyntaxError: invalid syntax (broken.py, line 4")},
@@ -84,7 +94,7 @@ def assert_outcome(report, expected):
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_hostile_case(case, world):
-    report = grade_hostile(case, world, PORT=0, HOST_IP="127.0.0.1", KIND="")
+    report = grade_hostile(case, world, PORT=0, HOST_IP="127.0.0.1", KIND=CASE_KIND.get(case, ""))
     assert_outcome(report, EXPECTED[case])
     assert report.sandbox["isolation"] == "bwrap" or any("isolation" in n for n in report.sandbox["notes"])
     assert len(report.output) < 200_000  # 64 KB per stream and a note, however much was printed
@@ -116,6 +126,7 @@ def _latin1_warning(report):
     assert any("helpers.py: not valid UTF-8" in w and "latin-1" in w for w in report.warnings), report.warnings
 
 
+CASE_KIND = {"reply_header": "param_names"}
 CASE_OUTPUT = {"output_flood": _flood, "print_forever": _flood,
                "read_answers": _nothing_leaked, "write_outside": _nothing_written, "patch_grader": _hidden_packages,
                "non_utf8": _latin1_warning}
@@ -152,3 +163,34 @@ def test_network_is_unreachable(world):
     report = grade_network_case(world)
     assert_outcome(report, {})
     assert report.output.count("blocked") == 4, report.output
+
+
+@pytest.mark.parametrize("kind, where", [("files", "files: 5 is not of type 'array'"),
+                                         ("layers", "layers/affine: 5 is not of type 'object'")])
+def test_a_load_reply_of_the_wrong_shape_fails_the_load_not_the_grader(kind, where, world):
+    """Written at import, it is taken for the reply to 'load': the load errors, naming the field."""
+    report = grade_hostile("reply_header", world, KIND=kind)
+    load = report.by_id()["load"]
+    assert load.status == "error"
+    assert load.message == (f"your submission could not be loaded: the worker's reply to 'load' has the wrong shape "
+                            f"({where}); was something written onto the grader's reply channel? The worker is replaced")
+    assert report.score == 0 and report.files == []
+    assert {c.status for c in report.checks if c.id not in ("integrity", "load")} == {"failed"}
+
+
+#: The MLP, briefly trained: what a verdict on learning needs.
+TRAINING_PLAN = Plan("training", layers=(), networks=("three_layer_nn",),
+                     network_checks=("architecture", "initial_loss", "training"))
+
+
+def test_a_network_that_reads_the_labels_it_is_judged_on_gains_nothing(world, data_dir):
+    """Only held-out images cross into the sandbox: its 'answers' are its own untrained guesses, so the
+    held-out loss does not fall and training fails; the initial loss, computed by the grader from the
+    logits of a fresh network, passes."""
+    limits = dataclasses.replace(LIMITS, call_timeout=30)  # importing torch is not what this case is about
+    report = grade_hostile("reads_labels", world, plan=TRAINING_PLAN, data_dir=data_dir, limits=limits)
+    assert not_passed(report) == {"three_layer_nn.training": "failed"}, not_passed(report)
+    training = report.by_id()["three_layer_nn.training"]
+    assert "the loss does not go down" in training.message, training.message
+    assert training.figures["loss_before"] == training.figures["loss_after"]  # a zero gradient changes nothing
+    assert training.figures["accuracy"] < 0.2 < training.figures["reference_accuracy"]
