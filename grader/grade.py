@@ -199,7 +199,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         warnings += list(getattr(box, "warnings", []))
 
     for c in checks:
-        c.max_score = plan.points_for(c.id)
+        c.max_score = 0.0 if c.figures.get("worth_points") is False else plan.points_for(c.id)
         c.score = c.max_score if c.status == "passed" else 0.0
     return Report(submission=tree.printable(str(submission)), rubric=plan.source, checks=checks, seed=seed,
                   sandbox=sandbox_info, files=files, warnings=warnings, output=output,

@@ -49,6 +49,12 @@ def skipped(check_id: str, message: str) -> CheckResult:
     return CheckResult(check_id, "skipped", message)
 
 
+def uninformative(check_id: str, message: str, **figures: Any) -> CheckResult:
+    """A check that cannot tell right from wrong here (e.g. the reference itself does not learn in
+    the budget): skipped and worth no points, rather than a free pass or a free fail."""
+    return CheckResult(check_id, "skipped", message, {**figures, "worth_points": False})
+
+
 @dataclass
 class Report:
     """Everything one grading run found about one submission."""

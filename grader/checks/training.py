@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.checks.compare import TRAJECTORY_RTOL, fmt, rel_error
 from grader.checks.networks import NetEvidence, _not_ready, reference_network, to_student
-from grader.results import CheckResult, error, failed, passed, skipped
+from grader.results import CheckResult, error, failed, passed, skipped, uninformative
 from grader.validate import InvalidOutput, validate_array
 
 
@@ -199,9 +199,10 @@ def check_own_training(session, ev: NetEvidence, seed: int, data: TrainingData |
     ref = runs[-1]
     if not ref.learnt:
         losses = "; ".join(f"{r.loss_before:.3f} -> {r.loss_after:.3f}" for r in runs)
-        return skipped(check_id, f"skipped: in {ref.steps} steps the reference network itself did not learn for "
-                                 f"{len(runs)} seeds (held-out loss {losses}), so this check cannot tell a network "
-                                 f"that learns from one that does not; {ev.key}.trajectory judges the training")
+        return uninformative(check_id, f"skipped, worth no points: in {ref.steps} steps the reference network itself "
+                                       f"did not learn for {len(runs)} seeds (held-out loss {losses}), so this check "
+                                       f"cannot tell a network that learns from one that does not; "
+                                       f"{ev.key}.trajectory judges the training")
     xv, tv = data.x_valid, data.t_valid
     xb, tb = _batches(data.x, data.t, ref.steps, budget.batch_size, ref.seed)
     try:
