@@ -144,3 +144,31 @@ def test_verdicts_do_not_depend_on_the_memory_setting(data_dir):
         verdicts.append({c.id: c.status for c in report.checks})
     assert verdicts[0] == verdicts[1]
     assert set(verdicts[0].values()) == {"passed"}, verdicts[0]
+
+
+FORGED = '''\
+import numpy as np
+
+
+class Relu:
+    def forward(self, x):
+        raise MemoryError("Unable to allocate 1.00 MiB for an array with shape (131072,) and data type float64")
+
+    def backward(self, dout):
+        return dout
+'''
+
+
+def test_a_forged_memory_error_is_replayed_and_then_charged_to_the_submission(tmp_path, monkeypatch):
+    """A MemoryError far below the limit may be the grader's: it is replayed without student code
+    (once per submission); when the replay succeeds, the failure is the submission's."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "layers.py").write_text(FORGED)
+    replays = []
+    original = sb.Sandbox.recheck
+    monkeypatch.setattr(sb.Sandbox, "recheck", lambda box, alloc_mb: (replays.append(alloc_mb), original(box, alloc_mb)))
+    report = grade(sub, assignment=Plan("forged", layers=("relu",), networks=()), seed=1)
+    forward = report.by_id()["layers.relu.forward"]
+    assert forward.status == "error" and "MemoryError: Unable to allocate 1.00 MiB" in forward.message
+    assert len(replays) == 1 and 1 < replays[0] < sb.Limits().memory_mb / 2
