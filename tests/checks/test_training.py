@@ -97,7 +97,9 @@ def test_when_no_reference_run_learns_nothing_is_passed(data):
     budget = TrainingBudget(lr=0.0)
     result = check_own_training(NetSession(stub=True), evidence(), 11, data, budget)
     assert result.status == "skipped"
-    assert result.message.startswith("skipped: in 512 steps the reference network itself did not learn for 3 seeds")
+    assert result.message.startswith("skipped, worth no points: in 512 steps the reference network itself did not "
+                                     "learn for 3 seeds")
+    assert result.figures["worth_points"] is False  # never a free pass, never a free fail
     assert "three_layer_nn.trajectory judges the training" in result.message
 
 

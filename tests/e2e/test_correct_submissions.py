@@ -72,7 +72,10 @@ def test_cs231n_functional_layers_pass_through_the_adapter():
 def test_torch_only_submission_passes_the_torch_network_checks(data_dir):
     report = grade(SUBS / "correct_torch", data_dir=data_dir)
     for net in ("two_layer_cnn_torch", "three_layer_cnn_torch"):
-        assert not_passed(report, net + ".") == {}
+        # every check passes, except one that cannot judge in this budget: that one is worth nothing
+        unjudged = [c for c in report.checks if c.id.startswith(net + ".") and c.status != "passed"]
+        assert all(c.status == "skipped" and c.max_score == 0 for c in unjudged), [c.message for c in unjudged]
+        assert {c.id for c in unjudged} <= {f"{net}.training"}
     assert statuses(report)["layers.convolution.forward"] == "failed"  # no NumPy layers in it
     json_report.validate(json_report.report_dict(report))
 
