@@ -139,8 +139,11 @@ _PROBES: dict[str, tuple[list[str] | None, str]] = {}
 _PROBE_LOCK = threading.Lock()
 
 
-def _run_probe(cmd: list[str]) -> str | None:
-    """None if ``cmd`` succeeds, else why not."""
+_IDENTIFY = "import numpy, sys; print(sys.base_prefix, sys.version)"
+
+
+def _run_probe(cmd: list[str], expect: str | None = None) -> str | None:
+    """None if ``cmd`` succeeds (and prints ``expect``, when given), else why not."""
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
                               env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
@@ -149,7 +152,20 @@ def _run_probe(cmd: list[str]) -> str | None:
     if done.returncode != 0:
         err = done.stderr.decode(errors="replace").strip().splitlines()
         return err[-1] if err else f"exit code {done.returncode}"
+    if expect is not None and done.stdout.decode(errors="replace").strip() != expect:
+        # e.g. nobody cannot reach a virtualenv's base interpreter, and another Python answers
+        return f"another interpreter answered ({done.stdout.decode(errors='replace').strip()[:120]!r})"
     return None
+
+
+def _identity(python: str) -> str | None:
+    """What ``python`` says it is (base prefix and version), run directly by this process."""
+    try:
+        done = subprocess.run([python, "-s", "-c", _IDENTIFY], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else None
 
 
 def worker_python() -> str:
@@ -212,7 +228,8 @@ def _probe_bwrap() -> tuple[list[str] | None, str]:
 def _probe_unshare() -> tuple[list[str] | None, str]:
     if shutil.which("unshare") is None:
         return None, "unshare not found"
-    check = [worker_python(), "-s", "-c", "import numpy"]
+    check = [worker_python(), "-s", "-c", _IDENTIFY]
+    expect = _identity(worker_python())
     prefix = None
     for candidate in (["unshare", "--net", "--"], ["unshare", "--user", "--map-root-user", "--net", "--"]):
         if _run_probe(candidate + ["/bin/true"]) is None:
@@ -223,12 +240,12 @@ def _probe_unshare() -> tuple[list[str] | None, str]:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return prefix, "network cut via unshare"
     drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
-    if _run_probe(prefix + drop + ["--"] + check) is None:
+    if _run_probe(prefix + drop + ["--"] + check, expect) is None:
         return prefix + drop + ["--"], "network cut via unshare; runs as nobody (writes only to its copy and /tmp)"
     # Python lives where nobody cannot read it (e.g. /root/.pyenv): keep only the right to read.
     reader = ["--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search",
               "--bounding-set=-all,+dac_read_search"]
-    if _run_probe(prefix + drop + reader + ["--"] + check) is None:
+    if _run_probe(prefix + drop + reader + ["--"] + check, expect) is None:
         return (prefix + drop + reader + ["--"],
                 "network cut via unshare; runs as nobody with CAP_DAC_READ_SEARCH because Python is not "
                 "readable by nobody (it can read any file but writes only to its copy and /tmp)")

@@ -172,3 +172,11 @@ def test_a_forged_memory_error_is_replayed_and_then_charged_to_the_submission(tm
     forward = report.by_id()["layers.relu.forward"]
     assert forward.status == "error" and "MemoryError: Unable to allocate 1.00 MiB" in forward.message
     assert len(replays) == 1 and 1 < replays[0] < sb.Limits().memory_mb / 2
+
+
+def test_a_probe_answered_by_another_interpreter_does_not_count():
+    """As nobody, a virtualenv's python can fail to reach its base interpreter and a system
+    Python answers instead: the fallback must notice, not grade with the wrong interpreter."""
+    assert sb._run_probe([sys.executable, "-s", "-c", sb._IDENTIFY], sb._identity(sys.executable)) is None
+    why = sb._run_probe(["/bin/echo", "someone else"], sb._identity(sys.executable))
+    assert why and "another interpreter answered" in why
