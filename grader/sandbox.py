@@ -8,18 +8,17 @@ bubblewrap it falls back to ``unshare --net`` (network cut) and, as root, to uid
 (writable: only the copy and world-writable places); failing that, rlimits only.
 ``Sandbox.isolation`` says which was used and ``Sandbox.notes`` what that means.
 
-Memory: ``memory_mb`` bounds the resident memory (RSS) of the worker's whole process tree,
-enforced by a watchdog thread that polls ``/proc`` and kills the tree past it; ``RLIMIT_AS`` is a
-backstop at twice that per process (so a fast allocation cannot outrun the watchdog by much).
-Why not ``RLIMIT_AS = memory_mb``: measured on torch 2.13 CPU / numpy 2.4, ``import torch`` plus a
-small float64 conv forward/backward needs an address-space limit of about 650 MB with one
-OpenMP thread and 700 MB with two (VmPeak ~585 MB while RSS is only ~225 MB). At 1024 MB that
-works, but a correct DLFS two-layer CNN then fails its training batch with MemoryError
-(im2col of conv2 alone is 172 MB), because most of the address space is torch's reservation.
+Memory: ``memory_mb`` bounds the memory of the worker's whole process tree: a cgroup where the
+machine has cgroups (``grader.cgroup``), and always a watchdog thread that polls ``/proc`` (PSS
+plus what the worker wrote to its tmpfs mounts) and kills the tree past it. ``RLIMIT_AS`` is only
+a backstop against one huge allocation: the self-check measures the address space the libraries
+reserve (``VmPeak`` after importing torch and convolving: ~760 MB for the CPU wheel, ~3.3 GB for
+the CUDA wheel, while RSS is ~225 MB) and the limit is that plus twice ``memory_mb``; a fixed
+multiple of ``memory_mb`` left the CUDA build unable to map its libraries.
 
 Fork bombs: as root ``RLIMIT_NPROC`` is ignored (and inside a user namespace it would count
-per uid), so it is set only when the worker runs as ``nobody``. The real defence is the
-watchdog counting the worker's process tree (kills past ``max_processes``), bubblewrap's pid
+per uid), so it is set only when the worker runs as ``nobody``. The defences are the cgroup's
+``pids.max``, the watchdog counting the worker's process tree (kills past ``max_processes``), bubblewrap's pid
 namespace (killing its pid 1 takes every process in it down) and, on timeout or close, killing
 the process group and every descendant found in ``/proc``.
 """
@@ -49,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import cgroup as cgroups
+from grader import tree
 from grader.worker import protocol
 
 MB = 1024 * 1024
@@ -142,11 +142,16 @@ _PROBE_LOCK = threading.Lock()
 _IDENTIFY = "import numpy, sys; print(sys.base_prefix, sys.version)"
 
 
+def _quietly(cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run a probe command with a minimal environment, output captured, at most a minute."""
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+
+
 def _run_probe(cmd: list[str], expect: str | None = None) -> str | None:
     """None if ``cmd`` succeeds (and prints ``expect``, when given), else why not."""
     try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
-                              env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        done = _quietly(cmd)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode != 0:
@@ -161,8 +166,7 @@ def _run_probe(cmd: list[str], expect: str | None = None) -> str | None:
 def _identity(python: str) -> str | None:
     """What ``python`` says it is (base prefix and version), run directly by this process."""
     try:
-        done = subprocess.run([python, "-s", "-c", _IDENTIFY], stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=60, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        done = _quietly([python, "-s", "-c", _IDENTIFY])
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else None
@@ -348,8 +352,6 @@ def copy_submission(src: Path, dst: Path, max_file: int, max_total: int) -> list
     The walk (``grader.tree``) is iterative and bounded: names that are not UTF-8 and folders
     nested too deep are left out and listed, so the worker only ever sees names it can handle.
     """
-    from grader import tree
-
     warnings: list[str] = []
     total = 0
     dst.mkdir(parents=True)
@@ -835,21 +837,19 @@ class Sandbox:
 
     def _watch(self, proc: subprocess.Popen, stop: threading.Event) -> None:
         """Kill the worker's tree when it has too many processes or too much resident memory."""
-        page = os.sysconf("SC_PAGE_SIZE")
         overhead = 3 if self.isolation == "bwrap" else 1  # bwrap's own processes
         copy = self.tmp / "submission"
         tick = 0
         while not stop.wait(0.2) and proc.poll() is None:
             table = _process_table()
             pids = _tree(proc.pid, table)
-            # files the worker wrote to its tmpfs (bwrap) are memory too
-            rss = sum(table.get(p, (0, 0))[1] for p in pids) * page
-            rss += _tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0
+            rss, written = self._held(pids, table)
+            rss += written
             self.peak_rss_mb = max(self.peak_rss_mb, rss / MB)
             tick += 1
             if len(pids) > self.limits.max_processes + overhead:
                 self._kill_reason = f"it started more than {self.limits.max_processes} processes"
-            elif rss > self.limits.memory_mb * MB and (len(pids) == 1 or _pss(pids) + _tmpfs_used(pids[1:])
+            elif rss > self.limits.memory_mb * MB and (len(pids) == 1 or _pss(pids) + written
                                                        > self.limits.memory_mb * MB):
                 self._kill_reason = f"it used more than the memory limit of {self.limits.memory_mb} MB"
             elif self.isolation != "bwrap" and tick % 5 == 0 and _folder_size(copy) > self.limits.tmp_mb * MB:
@@ -931,14 +931,18 @@ class Sandbox:
             if self.tmp is not None and self.tmp.exists():
                 _rmtree(self.tmp)
 
+    def _held(self, pids: list[int], table: dict[int, tuple[int, int]]) -> tuple[int, int]:
+        """Bytes the worker's tree holds: (summed RSS, files written to its own tmpfs mounts, which
+        no RSS shows; bubblewrap only, elsewhere /tmp is the host's)."""
+        rss = sum(table.get(p, (0, 0))[1] for p in pids) * os.sysconf("SC_PAGE_SIZE")
+        return rss, _tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0
+
     def memory_now_mb(self) -> float:
         """What the worker's process tree holds right now (RSS plus its tmpfs files), in MB."""
         if self._proc is None or self._proc.poll() is not None:
             return 0.0
         table = _process_table()
-        pids = _tree(self._proc.pid, table)
-        rss = sum(table.get(p, (0, 0))[1] for p in pids) * os.sysconf("SC_PAGE_SIZE")
-        return (rss + (_tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0)) / MB
+        return sum(self._held(_tree(self._proc.pid, table), table)) / MB
 
     def recheck(self, alloc_mb: int) -> None:
         """After a failure that looks like the grader's (an allocation or library mapping that should
@@ -946,11 +950,7 @@ class Sandbox:
         student code. Raises GraderEnvironmentError if that fails too; else the failure was the
         submission's. The next request starts a fresh worker."""
         self._shutdown_worker()
-        saved = self._address_space_mb
-        try:
-            self.run_selfcheck(alloc_mb=max(32, int(alloc_mb)))
-        finally:
-            self._address_space_mb = saved
+        self.run_selfcheck(alloc_mb=max(32, int(alloc_mb)))
 
     @property
     def address_space_mb(self) -> int | None:
