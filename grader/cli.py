@@ -35,7 +35,7 @@ internal error. `grade --version` names the torch build and the sandbox this mac
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from grader.plan import available_rubrics, rubrics_dir
+    from grader.rubric import available_rubrics, rubrics_dir
 
     names = ", ".join(available_rubrics()) or "none found"
     p = argparse.ArgumentParser(
@@ -85,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.submission is None:
         parser.error("give a submission folder to grade (or --download-mnist)")
     from grader.grade import GradeError, grade
-    from grader.plan import get_plan
     from grader.report import json_report, terminal
-    from grader.rubric import load_rubric
+    from grader.rubric import get_plan, load_rubric
     from grader.sandbox import GraderEnvironmentError
 
     try:

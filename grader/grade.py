@@ -13,16 +13,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 import grader
 from grader import integrity, sandbox as sb, tree
 from grader.checks import layers as layer_checks
 from grader.checks import networks as net_checks
+from grader.checks import registry
 from grader.checks import training as train_checks
-from grader.plan import Plan, get_plan
+from grader.plan import Plan
 from grader.results import CheckResult, Report, error, failed, passed
+from grader.rubric import get_plan
 from grader.session import Session
+from reference import data as mnist
 
 Progress = Callable[[str], None]
 
@@ -52,8 +54,6 @@ def content_seed(root: Path, salt: str = "") -> int:
 
 def load_training_data(data_dir, seed: int, budget: train_checks.TrainingBudget):
     """A seeded stratified MNIST subset for the brief-training checks, or (None, reason)."""
-    from reference import data as mnist
-
     try:
         directory = mnist.find_data_dir(data_dir)
         n_train = budget.steps * budget.batch_size + budget.trajectory_steps * budget.trajectory_batch
@@ -72,8 +72,6 @@ def load_training_data(data_dir, seed: int, budget: train_checks.TrainingBudget)
 
 def describe_data(data_dir) -> str:
     """Where the MNIST files in use came from, for the report."""
-    from reference import data as mnist
-
     try:
         return mnist.describe_data_dir(mnist.find_data_dir(data_dir))
     except mnist.DataError:
@@ -128,8 +126,6 @@ def integrity_result(violations: list[integrity.Violation]) -> CheckResult:
 def hidden_from_student(plan: Plan, data_dir) -> tuple[Path, ...]:
     """Files the sandbox must hide beyond the grader's own: the rubric and the MNIST folder in use
     (however it was found: option, environment variable or cache), since it holds the test labels."""
-    from reference import data as mnist
-
     hide = [] if plan.source.startswith("built-in:") else [Path(plan.source)]
     for candidate in (data_dir, os.environ.get(mnist.ENV_VAR), mnist.cache_dir()):
         if candidate:
@@ -168,7 +164,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
     warnings: list[str] = []
     checks: list[CheckResult] = [integrity_result(integrity.scan(root, warnings))]
     data, data_source = None, ""
-    if plan.networks and {"trajectory", "training"} & set(plan.network_checks):
+    if plan.networks and any(registry.network_kind(n).needs_data for n in plan.network_checks):
         say("loading MNIST for the training checks")
         data, data_problem = load_training_data(data_dir, seed, budget)
         if data_problem:
@@ -185,10 +181,12 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         timeout = limits.call_timeout
         for key in plan.layers + tuple(k for k in plan.optional_layers if session.has_layer(k)):
             say(f"checking layer {key}")
-            checks += layer_checks.judge(layer_checks.collect(session, key, seed, timeout=timeout))
+            evidence = layer_checks.collect(session, key, seed, timeout=timeout)
+            checks += [kind.judge(evidence) for kind in registry.layer_kinds()]
         for key in plan.networks:
             say(f"checking network {key}")
-            checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks)
+            checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks,
+                                     root=root, plan=plan)
         sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts,
                         "peak_memory_mb": round(box.peak_rss_mb), "torch": box.environment.get("torch", ""),
                         "torch_build": sb.torch_build(box.environment) if box.environment else "",
@@ -198,34 +196,27 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         warnings += list(session.inventory.get("warnings", []))
         warnings += list(getattr(box, "warnings", []))
 
-    for c in checks:
-        c.max_score = 0.0 if c.figures.get("worth_points") is False else plan.points_for(c.id)
-        c.score = c.max_score if c.status == "passed" else 0.0
-    return Report(submission=tree.printable(str(submission)), rubric=plan.source, checks=checks, seed=seed,
+    return Report(submission=tree.printable(str(submission)), rubric=plan.source, checks=plan.score(checks), seed=seed,
                   sandbox=sandbox_info, files=files, warnings=warnings, output=output,
                   seconds=round(time.monotonic() - started, 3), grader_version=grader.__version__,
                   data=data_source)
 
 
 def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,
-                   say: Progress, wanted: tuple[str, ...]) -> list[CheckResult]:
-    """The plan's checks of one network, in order; later ones reuse what the architecture check learnt."""
+                   say: Progress, wanted: tuple[str, ...], root: Path | None = None,
+                   plan: Plan | None = None) -> list[CheckResult]:
+    """The plan's checks of one network, in order: architecture first (it gathers the evidence the
+    later ones read), then each named kind of the registry (an unknown name is a KeyError)."""
+    kinds = [registry.network_kind(name) for name in wanted if name != "architecture"]
     t = limits.call_timeout
     arch, ev = net_checks.check_architecture(session, key, seed, timeout=t)
     images = None if data is None else (data.x_valid[:16], data.t_valid[:16])  # small: textbook im2col is ~4 MB per image
-    train_timeout = max(t, limits.train_timeout)
-    later = {
-        "logits": lambda: net_checks.check_logits(session, ev, seed, timeout=t),
-        "gradient": lambda: net_checks.check_gradient(session, ev, seed, timeout=t),
-        "gradcheck": lambda: net_checks.check_gradcheck(session, ev, seed, timeout=t),
-        "initial_loss": lambda: net_checks.check_initial_loss(session, ev, seed, images=images, timeout=t),
-        "trajectory": lambda: train_checks.check_trajectory(session, ev, seed, data, budget, timeout=train_timeout),
-        "training": lambda: train_checks.check_own_training(session, ev, seed, data, budget, timeout=train_timeout),
-    }
+    ctx = registry.NetworkContext(session=session, key=key, seed=seed, evidence=ev, data=data, budget=budget,
+                                  timeout=t, train_timeout=max(t, limits.train_timeout), images=images,
+                                  root=root, plan=plan)
     results = [arch]
-    for name in wanted:
-        if name in later:
-            if name == "trajectory":
-                say(f"training network {key} briefly")
-            results.append(later[name]())
+    for kind in kinds:
+        if kind.progress:
+            say(kind.progress.format(key=key))
+        results.append(kind.run(ctx))
     return results

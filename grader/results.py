@@ -1,7 +1,8 @@
 """Result records: what a check found (CheckResult) and what a grading run produced (Report).
 
 Plain data so that every report format (terminal, JSON, later Gradescope/JUnit) renders the
-same facts; checks fill status/message/figures, the plan fills points.
+same facts; checks fill status/message/figures, scoring (:mod:`grader.scoring`) fills points and
+the hidden/extra/partial flags from the plan.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class CheckResult:
     diagnosis: str | None = None  # code of a known mistake that explains a failure
     score: float = 0.0
     max_score: float = 0.0
+    hidden: bool = False   # counted in the score; student-facing outputs show only how many and their points
+    extra: bool = False    # extra credit: counted in the score, not in the maximum
+    partial: bool = False  # earns points in proportion to figures["cases"] when it fails
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -73,17 +77,46 @@ class Report:
 
     @property
     def score(self) -> float:
+        """Every point earned, extra credit included."""
         return round(sum(c.score for c in self.checks), 6)
 
     @property
     def max_score(self) -> float:
-        return round(sum(c.max_score for c in self.checks), 6)
+        """The maximum without extra credit (a full score can exceed it by ``extra_score``)."""
+        return round(sum(c.max_score for c in self.checks if not c.extra), 6)
+
+    @property
+    def extra_score(self) -> float:
+        """Points earned on extra-credit checks (already part of ``score``)."""
+        return round(sum(c.score for c in self.checks if c.extra), 6)
+
+    @property
+    def extra_max(self) -> float:
+        """What the extra-credit checks are worth together."""
+        return round(sum(c.max_score for c in self.checks if c.extra), 6)
+
+    def visible_checks(self) -> list[CheckResult]:
+        """The checks a student may see (not hidden)."""
+        return [c for c in self.checks if not c.hidden]
+
+    def hidden_summary(self) -> str:
+        """The one line students see about hidden checks: "N hidden checks, M points" ('' if none);
+        M is earned/worth, extra credit included."""
+        hidden = [c for c in self.checks if c.hidden]
+        if not hidden:
+            return ""
+        got = round(sum(c.score for c in hidden), 6)
+        worth = round(sum(c.max_score for c in hidden), 6)
+        return f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''}, {got:g}/{worth:g} points"
 
     def by_id(self) -> dict[str, CheckResult]:
         return {c.id: c for c in self.checks}
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything, hidden checks included: the instructor's view (what --json writes)."""
         data = asdict(self)
         data["score"] = self.score
         data["max_score"] = self.max_score
+        data["extra_score"] = self.extra_score
+        data["extra_max"] = self.extra_max
         return data

@@ -1,4 +1,5 @@
-"""Rubric files: ``rubrics/<name>.yaml`` read, validated against ``schemas/rubric.schema.json``,
+"""Rubric files: ``rubrics/<name>.yaml`` found (:func:`get_plan`), read, validated against
+``schemas/rubric.schema.json`` (whose check-kind enums come from :mod:`grader.checks.registry`),
 and turned into a :class:`~grader.plan.Plan`.
 
 Everything wrong with a rubric is a :class:`RubricError` whose message names the file, the line,
@@ -12,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +22,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+import grader
+from grader.checks import registry
+from grader.checks.training import TrainingBudget
 from grader.plan import DEFAULT_POINTS, NETWORK_CHECKS, Plan
+from grader.sandbox import Limits
+from grader.scoring import FLAGS, Rule
+
+#: Where ``get_plan`` looks for ``<name>.yaml`` when $GRADER_RUBRICS_DIR is not set.
+RUBRICS_ENV = "GRADER_RUBRICS_DIR"
 
 EXAMPLE = "name: pa2, layers: [affine, relu, convolution, softmax], networks: [two_layer_cnn]"
 #: What a missing required key could look like (shown in the fix).
@@ -29,6 +39,8 @@ REQUIRED_EXAMPLES = {"name": "name: pa2", "layers": "layers: [affine, relu, soft
 #: What the entries of a list are called in messages.
 NOUNS = {"layers": "layer", "optional_layers": "layer", "networks": "network", "network_checks": "network check"}
 SECTIONS = {"points": "points per check kind", "limits": "sandbox limit", "training": "training budget setting"}
+#: What a points entry for a check id or pattern looks like (shown in fixes).
+ID_EXAMPLE = '"layers.convolution.*": {points: 2, partial: true}'
 
 
 class RubricError(ValueError):
@@ -53,7 +65,47 @@ class Problem:
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("grader").joinpath("schemas/rubric.schema.json").read_text())
+    """The rubric schema, its check-kind enums filled from the registry (the file holds the same
+    lists for readers; tests/grader/test_rubric.py keeps them equal)."""
+    data = json.loads(resources.files("grader").joinpath("schemas/rubric.schema.json").read_text())
+    data["$defs"]["network_check"]["enum"] = [k.name for k in registry.network_kinds()]
+    data["properties"]["points"]["properties"] = {name: {"$ref": "#/$defs/weight"} for name in registry.kind_names()}
+    return data
+
+
+def rubrics_dir() -> Path:
+    """$GRADER_RUBRICS_DIR, else the ``rubrics/`` folder of the grader's checkout."""
+    env = os.environ.get(RUBRICS_ENV)
+    if env:
+        return Path(env)
+    return Path(grader.__file__).resolve().parents[1] / "rubrics"
+
+
+def available_rubrics(directory: Path | None = None) -> list[str]:
+    """The assignment names that have a rubric file (``<name>.yaml``) in the rubrics folder."""
+    directory = rubrics_dir() if directory is None else directory
+    try:
+        return sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
+    except OSError:
+        return []
+
+
+def get_plan(name: str) -> Plan:
+    """The plan of an assignment from ``<rubrics dir>/<name>.yaml``, or a RubricError listing
+    the rubrics that exist."""
+    directory = rubrics_dir()
+    names = available_rubrics(directory)
+    if name not in names:  # also refuses names with a path in them: those are for --rubric FILE
+        where = f"${RUBRICS_ENV}={directory}" if os.environ.get(RUBRICS_ENV) else str(directory)
+        if not directory.is_dir():
+            raise RubricError(f"unknown assignment {name!r}: the rubrics folder {where} does not exist; set "
+                              f"${RUBRICS_ENV} to the folder of your rubrics or give one with --rubric FILE")
+        if names:
+            raise RubricError(f"unknown assignment {name!r}: there is no {name}.yaml in {where}; "
+                              f"choose one of: {', '.join(names)} (or give a rubric file with --rubric FILE)")
+        raise RubricError(f"unknown assignment {name!r}: {where} has no rubric files (*.yaml); set "
+                          f"${RUBRICS_ENV} to the folder of your rubrics or give one with --rubric FILE")
+    return load_rubric(directory / f"{name}.yaml")
 
 
 def load_rubric(path: str | os.PathLike) -> Plan:
@@ -65,7 +117,7 @@ def load_rubric(path: str | os.PathLike) -> Plan:
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.place))
         raise RubricError("\n".join(p.render(shown) for p in problems), problems)
-    return _plan(data, str(path))
+    return _plan(node, data, str(path))
 
 
 # ---------------------------------------------------------------- reading
@@ -171,6 +223,7 @@ def _problems(root: yaml.Node, data: dict) -> list[Problem]:
                 places.add(problem.place)
                 problems.append(problem)
     if not problems:
+        problems += _unknown_ids(root, data)
         both = set(data.get("layers", ())) & set(data.get("optional_layers", ()))
         for i, key in enumerate(data.get("optional_layers", ())):
             if key in both:
@@ -180,12 +233,37 @@ def _problems(root: yaml.Node, data: dict) -> list[Problem]:
     return problems
 
 
+def _unknown_ids(root: yaml.Node, data: dict) -> list[Problem]:
+    """A points entry for a check id or pattern must match a check this rubric runs."""
+    ids = registry.check_ids(tuple(data["layers"]) + tuple(data.get("optional_layers", ())), data["networks"],
+                             tuple(data.get("network_checks", NETWORK_CHECKS)))
+    out = []
+    for key in (data.get("points") or {}):
+        rule = Rule(str(key))
+        if rule.is_kind or any(rule.matches(i) for i in ids):
+            continue
+        examples = difflib.get_close_matches(str(key), ids, n=1, cutoff=0.6)
+        hint = f" (did you mean {examples[0]!r}?)" if examples else ""
+        out.append(_at(root, ("points", key),
+                       f"{str(key)!r} matches no check of this rubric{hint}; check ids are "
+                       f"layers.<layer>.<forward|backward|gradcheck> for its layers and <network>.<check> for its "
+                       f"networks and network checks ('*' stands for any text inside one part), e.g. {ID_EXAMPLE}",
+                       key=True))
+    return out
+
+
 def _explain(root: yaml.Node, err: jsonschema.ValidationError) -> list[Problem]:
     """One schema error as problems an instructor can act on (several for unknown keys)."""
     path = tuple(err.absolute_path)
     value, kind = err.instance, err.validator
     name = str(path[-1]) if path else ""
     section = str(path[0]) if path else ""
+    if kind in ("anyOf", "oneOf") and err.context:
+        # a points entry is a number or a mapping: explain it against the form it was written in
+        branch = 1 if isinstance(value, dict) else 0
+        chosen = [e for e in err.context if e.relative_schema_path and e.relative_schema_path[0] == branch]
+        return [p for e in chosen for p in _explain(root, e)][:1] or [
+            _at(root, path, f"{err.message}; see rubrics/pa2.yaml for the format")]
     if kind == "enum":
         noun = NOUNS.get(section, "value")
         options = [str(o) for o in err.validator_value]
@@ -194,12 +272,21 @@ def _explain(root: yaml.Node, err: jsonschema.ValidationError) -> list[Problem]:
     if kind == "additionalProperties":
         allowed = list(err.schema.get("properties", {}))
         what = f"{SECTIONS[section]}s" if path and section in SECTIONS else "keys"
+        also = ""
+        if path == ("points",):
+            what = "check kinds"
+            also = f" (or give a check id or pattern, e.g. {ID_EXAMPLE})"
+        elif section == "points":
+            what = "fields of a points entry"
         out = []
-        for extra in (k for k in value if k not in allowed):
+        for extra in (k for k in value if k not in allowed and not _is_id_key(k, err.schema)):
             where = f"in {'.'.join(map(str, path))}" if path else "in a rubric"
             out.append(_at(root, path + (extra,), f"unknown key {extra!r} {where}{_did_you_mean(extra, allowed)}; "
-                                                  f"the {what} are: {', '.join(allowed)}", key=True))
+                                                  f"the {what} are: {', '.join(allowed)}{also}", key=True))
         return out
+    if kind == "minProperties":
+        return [_at(root, path, f"the points entry for {name!r} is empty; give points and/or "
+                                f"{', '.join(FLAGS)}, e.g. {name}: {{points: 2, partial: true}}")]
     if kind == "required":
         out = []
         for missing in (k for k in err.validator_value if k not in value):
@@ -229,6 +316,10 @@ def _explain(root: yaml.Node, err: jsonschema.ValidationError) -> list[Problem]:
     return [_at(root, path, f"{err.message}; see rubrics/pa2.yaml for the format")]
 
 
+def _is_id_key(key: Any, section_schema: dict) -> bool:
+    return any(re.search(p, str(key)) for p in section_schema.get("patternProperties", {}))
+
+
 def _type_message(root, path, value, expected, name: str) -> str:
     shown = _text_at(root, path, value)
     expected = expected if isinstance(expected, str) else expected[0]
@@ -252,6 +343,8 @@ def _type_message(root, path, value, expected, name: str) -> str:
                 f"'{name}:'")
     if expected == "string":
         return f"{shown} is {got}, but {name} must be text; e.g. {name}: pa2"
+    if expected == "boolean":
+        return f"{shown} is {got}, but {name} must be true or false; e.g. {name}: true"
     return f"{shown} is {got}, but {name} must be of type {expected}"
 
 
@@ -284,12 +377,8 @@ def _example(section: str, name: str) -> str:
     if section == "points":
         return f"{DEFAULT_POINTS.get(name, 1.0):g}"
     if section == "limits":
-        from grader.sandbox import Limits
-
         return f"{getattr(Limits(), name, 1):g}"
     if section == "training":
-        from grader.checks.training import TrainingBudget
-
         return f"{getattr(TrainingBudget(), name, 1):g}"
     return "1"
 
@@ -375,14 +464,35 @@ def _settings(values: dict[str, Any], section: str) -> dict[str, Any]:
     return {k: (int(v) if props[k]["type"] == "integer" else float(v)) for k, v in values.items()}
 
 
-def _plan(data: dict[str, Any], source: str) -> Plan:
+def _points(root: yaml.Node, entries: dict[str, Any]) -> tuple[dict[str, float], tuple[Rule, ...]]:
+    """``points:`` as per-kind numbers (over the defaults) and rules: a kind given as a mapping
+    contributes its flags as a rule, every check id or pattern one rule, in file order."""
+    kinds, rules = dict(DEFAULT_POINTS), []
+    for key, value in entries.items():
+        entry = value if isinstance(value, dict) else {"points": value}
+        points = float(entry["points"]) if "points" in entry else None
+        flags = {f: bool(entry[f]) for f in FLAGS if f in entry}
+        line = _at(root, ("points", key), "", key=True).line
+        if "." not in key:
+            if points is not None:
+                kinds[key] = points
+            if flags:
+                rules.append(Rule(key, None, line=line, **flags))
+        else:
+            rules.append(Rule(key, points, line=line, **flags))
+    return kinds, tuple(rules)
+
+
+def _plan(root: yaml.Node, data: dict[str, Any], source: str) -> Plan:
+    points, rules = _points(root, data.get("points") or {})
     return Plan(
         name=data["name"],
         layers=tuple(data["layers"]),
         networks=tuple(data["networks"]),
         optional_layers=tuple(data.get("optional_layers", ())),
         network_checks=tuple(data.get("network_checks", NETWORK_CHECKS)),
-        points={**DEFAULT_POINTS, **{k: float(v) for k, v in (data.get("points") or {}).items()}},
+        points=points,
+        rules=rules,
         limits=_settings(data.get("limits") or {}, "limits"),
         training=_settings(data.get("training") or {}, "training"),
         source=source,

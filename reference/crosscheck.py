@@ -2,7 +2,7 @@
 
 Each network is built in NumPy with seeded He weights and small random biases, copied into
 its torch twin, and both are run in float64 on the same seeded batch. One line per network:
-the relative difference (``reference.gradcheck.rel_error``) of the logits, of the loss and
+the relative difference (``reference.gradcheck.rel_difference``) of the logits, of the loss and
 the worst over all parameter gradients. Exits 1 if any exceeds ``TOLERANCE``.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.gradcheck import rel_error
+from reference.gradcheck import rel_difference
 from reference.networks import NETWORKS, Network
 from reference.torch_networks import numpy_gradients, to_torch
 
@@ -76,10 +76,10 @@ def crosscheck_network(name, spec, batch=4, seed=0, perturb=None):
     logits = net.predict(x)
     loss = net.loss(x, t)
     grads = net.gradient(x, t)
-    grad_errors = {key: rel_error(grads[key], grads_t[key]) for key in grads}
+    grad_errors = {key: rel_difference(grads[key], grads_t[key]) for key in grads}
     worst_param = max(grad_errors, key=grad_errors.get)
-    return CrosscheckRow(name, rel_error(logits, logits_t.detach().numpy()),
-                         rel_error(loss, loss_t.item()), grad_errors[worst_param], worst_param)
+    return CrosscheckRow(name, rel_difference(logits, logits_t.detach().numpy()),
+                         rel_difference(loss, loss_t.item()), grad_errors[worst_param], worst_param)
 
 
 def crosscheck_all(batch=4, seed=0):

@@ -1,4 +1,4 @@
-"""Central finite differences and the relative error used to compare gradients."""
+"""Central finite differences and the relative difference used to compare gradients."""
 
 import numpy as np
 
@@ -36,9 +36,13 @@ def _central_difference(f, x, index, h):
     return (f_plus - f_minus) / (2 * h)
 
 
-def rel_error(a, b):
+def rel_difference(a, b):
     """max_i |a_i - b_i| / max(max_i (|a_i| + |b_i|), tiny): the worst difference relative
-    to the largest magnitude in the pair.
+    to the largest magnitude in the pair (the reference's own tests and crosscheck).
+
+    Not the grader's ``grader.checks.compare.rel_error``, which divides by the larger of the two
+    maxima (so this one is between half of it and it) and returns inf for different shapes where
+    this one raises: the grader's tolerances are set against that one.
 
     Normalising by the largest entry (not entry by entry) keeps gradients that should be
     zero from producing huge ratios out of rounding noise. 0 when both are all zeros.

@@ -30,6 +30,11 @@ NETWORK_GRADCHECK_RTOL = 1e-3
 TRAJECTORY_RTOL = 1e-5
 
 
+def gradcheck_tolerance(key: str) -> float:
+    """The gradcheck tolerance of a layer key (softmax is looser, see above)."""
+    return SOFTMAX_GRADCHECK_RTOL if key == "softmax" else GRADCHECK_RTOL
+
+
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     """Normwise relative error of a against b; inf when shapes differ, 0 for two zero arrays."""
     a = np.asarray(a, dtype=np.float64)

@@ -9,15 +9,15 @@ judges are pure functions, so they are tested without a worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from grader.checks import diagnose
-from grader.checks.compare import (GRADCHECK_RTOL, LAYER_RTOL, LOSS_RTOL, SOFTMAX_GRADCHECK_RTOL, fmt,
-                                   rel_error, scalar_rel_error)
-from grader.results import CheckResult, error, failed, passed, skipped
+from grader.checks import diagnose, not_found
+from grader.checks.compare import LAYER_RTOL, LOSS_RTOL, fmt, gradcheck_tolerance, rel_error, scalar_rel_error
+from grader.results import CheckResult, error, failed, passed
 from grader.sandbox import WorkerTimeout
+from grader.session import CallFailure, describe_failure
 from grader.validate import InvalidOutput, validate_array, validate_scalar
 from reference import layers as ref
 
@@ -38,60 +38,73 @@ class Case:
     one_hot: bool = False
 
 
-#: The cases cover stride 2, padding, non-square inputs and kernels, batch 1 and several
-#: channels, because real student code has its bugs in the rarely used options.
-CASES: dict[str, list[Case]] = {
-    "affine": [
+@dataclass(frozen=True)
+class LayerSpec:
+    """Everything the three checks of one layer need: the handout's class name, the cases it is
+    checked on, the reference layer for a case, and the known mistakes tried when it fails."""
+
+    key: str
+    title: str                                    # the handout's class name, for messages
+    cases: tuple[Case, ...]
+    reference: Callable[[Case, dict[str, np.ndarray]], Any]   # a fresh reference layer for a case
+    forward_diagnoses: tuple[diagnose.Diagnosis, ...] = ()
+    backward_diagnoses: tuple[diagnose.Diagnosis, ...] = ()   # diagnose.forward_wrong is tried after these
+
+
+#: The layers, each in one place. The cases cover stride 2, padding, non-square inputs and kernels,
+#: batch 1 and several channels, because real student code has its bugs in the rarely used options.
+LAYERS: dict[str, LayerSpec] = {spec.key: spec for spec in (
+    LayerSpec("affine", "Affine", (
         Case("batch 4, 6 -> 5", (4, 6), (6, 5)),
         Case("batch 1, 7 -> 3", (1, 7), (7, 3)),
         Case("4-D input 2x3x2x2 -> 4", (2, 3, 2, 2), (12, 4)),
         Case("square 5 -> 5", (3, 5), (5, 5)),
-    ],
-    "relu": [Case("batch 4x7", (4, 7)), Case("4-D 2x3x4x5", (2, 3, 4, 5)), Case("batch 1", (1, 6))],
-    "lrelu": [
+    ), lambda case, a: ref.Affine(a["W"], a["b"]),
+        forward_diagnoses=(diagnose.affine_weights,),
+        backward_diagnoses=(diagnose.missing_bias_gradient, diagnose.affine_transposed_backward)),
+    LayerSpec("relu", "Relu", (Case("batch 4x7", (4, 7)), Case("4-D 2x3x4x5", (2, 3, 4, 5)), Case("batch 1", (1, 6))),
+              lambda case, a: ref.Relu(),
+              backward_diagnoses=(diagnose.relu_mask,)),
+    LayerSpec("lrelu", "LeakyRelu", (
         Case("batch 4x7, alpha 0.1", (4, 7), config={"alpha": 0.1}),
         Case("4-D 2x3x4x5, alpha 0.3", (2, 3, 4, 5), config={"alpha": 0.3}),
-    ],
-    "convolution": [
+    ), lambda case, a: ref.LeakyRelu(case.config["alpha"]),
+        forward_diagnoses=(diagnose.lrelu_slope_forward,), backward_diagnoses=(diagnose.lrelu_slope_backward,)),
+    LayerSpec("convolution", "Convolution", (
         Case("3 channels, 3x3 kernel", (2, 3, 7, 7), (4, 3, 3, 3), {"stride": 1, "pad": 0}),
         Case("non-square 8x6 input, 3x2 kernel, pad 1", (1, 1, 8, 6), (2, 1, 3, 2), {"stride": 1, "pad": 1}),
         Case("stride 2, pad 1", (2, 2, 9, 9), (3, 2, 3, 3), {"stride": 2, "pad": 1}),
         Case("stride 2, non-square 6x5 input, batch 1", (1, 3, 6, 5), (2, 3, 2, 2), {"stride": 2, "pad": 0}),
         Case("5x5 kernel, pad 2", (3, 1, 10, 10), (2, 1, 5, 5), {"stride": 1, "pad": 2}),
-    ],
-    "pooling": [
+    ), lambda case, a: ref.Convolution(a["W"], a["b"], stride=case.config["stride"], pad=case.config["pad"]),
+        forward_diagnoses=(diagnose.flipped_kernel, diagnose.padding, diagnose.stride),
+        backward_diagnoses=(diagnose.stride_in_backward, diagnose.missing_bias_gradient, diagnose.padding_in_backward)),
+    LayerSpec("pooling", "Pooling", (
         Case("2x2 stride 2", (2, 3, 8, 8), config={"pool_h": 2, "pool_w": 2, "stride": 2, "pad": 0}),
         Case("3x3 stride 3, non-square 6x9", (1, 2, 6, 9), config={"pool_h": 3, "pool_w": 3, "stride": 3, "pad": 0}),
         Case("2x2 stride 1 (overlapping windows)", (2, 1, 5, 5), config={"pool_h": 2, "pool_w": 2, "stride": 1, "pad": 0}),
         Case("2x3 window stride 2, batch 1", (1, 1, 6, 7), config={"pool_h": 2, "pool_w": 3, "stride": 2, "pad": 0}),
-    ],
-    "softmax": [
+    ), lambda case, a: ref.Pooling(case.config["pool_h"], case.config["pool_w"], stride=case.config["stride"],
+                                   pad=case.config["pad"]),
+        forward_diagnoses=(diagnose.average_pool,),
+        backward_diagnoses=(diagnose.stride_in_backward, diagnose.maxpool_routing)),
+    LayerSpec("softmax", "SoftmaxWithLoss", (
         Case("batch 5, class-index labels", (5, 10)),
         Case("batch 1", (1, 10)),
         Case("batch 4, one-hot labels", (4, 10), one_hot=True),
-    ],
-    "flatten": [Case("4-D 2x3x4x5", (2, 3, 4, 5))],
-}
+    ), lambda case, a: ref.SoftmaxWithLoss(),
+        forward_diagnoses=(diagnose.loss_not_averaged,), backward_diagnoses=(diagnose.dx_not_averaged,)),
+    LayerSpec("flatten", "Flatten", (Case("4-D 2x3x4x5", (2, 3, 4, 5)),), lambda case, a: ref.Flatten()),
+)}
+#: The cases of every layer (kept for readers of the former table).
+CASES: dict[str, list[Case]] = {key: list(spec.cases) for key, spec in LAYERS.items()}
 
 
 def reference_layer(key: str, case: Case, inputs: dict[str, np.ndarray]):
     """The reference layer object for a case (fresh, so no state leaks between cases)."""
-    c = case.config
-    if key == "affine":
-        return ref.Affine(inputs["W"], inputs["b"])
-    if key == "relu":
-        return ref.Relu()
-    if key == "lrelu":
-        return ref.LeakyRelu(c["alpha"])
-    if key == "convolution":
-        return ref.Convolution(inputs["W"], inputs["b"], stride=c["stride"], pad=c["pad"])
-    if key == "pooling":
-        return ref.Pooling(c["pool_h"], c["pool_w"], stride=c["stride"], pad=c["pad"])
-    if key == "softmax":
-        return ref.SoftmaxWithLoss()
-    if key == "flatten":
-        return ref.Flatten()
-    raise KeyError(f"no reference layer for {key!r}")
+    if key not in LAYERS:
+        raise KeyError(f"no reference layer for {key!r}")
+    return LAYERS[key].reference(case, inputs)
 
 
 def make_inputs(key: str, case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -172,13 +185,11 @@ AFTER_TIMEOUT = 2.0
 
 def collect(session, key: str, seed: int, timeout: float | None = None) -> LayerEvidence:
     """Run every case of one layer in the worker and gather the evidence for the judges."""
-    from grader.session import CallFailure, describe_failure
-
     if not session.has_layer(key):
         return LayerEvidence(key, False, missing_message(key) + session.why_missing("layers", key))
     rng = np.random.default_rng([seed, sum(map(ord, key))])
     evidence = LayerEvidence(key, True)
-    for case in CASES[key]:
+    for case in LAYERS[key].cases:
         inputs = make_inputs(key, case, rng)
         golden, dout = golden_outputs(key, case, inputs, rng)
         ev = CaseEvidence(case, inputs, dout, golden)
@@ -210,8 +221,6 @@ def forward_only(session, key: str, ev: CaseEvidence, timeout) -> str | None:
     """After a failed forward+backward run, run the forward alone: a backward that hangs, raises
     or returns garbage must not cost the forward check. None if a valid output came back, else
     why not."""
-    from grader.session import CallFailure, describe_failure
-
     try:
         _, reply = session.call("layer_run", {"layer": key, "config": ev.case.config}, dict(ev.inputs),
                                 timeout=timeout)
@@ -246,8 +255,6 @@ def gather_directional(session, key: str, ev: CaseEvidence, rng, timeout) -> Non
     For each perturbed array A and random direction V: (L(A + hV) - L(A - hV)) / 2h is compared
     with <dL/dA, V> from the student's backward, where L = sum(out * dout) (or the loss).
     """
-    from grader.session import CallFailure, describe_failure
-
     perturbable = [n for n in ("x", "W", "b") if n in ev.inputs]
     plan = []  # (array name, direction)
     for name in perturbable:
@@ -285,11 +292,7 @@ def gather_directional(session, key: str, ev: CaseEvidence, rng, timeout) -> Non
 
 
 def missing_message(key: str) -> str:
-    names = {"affine": "Affine", "relu": "Relu", "lrelu": "LeakyRelu", "convolution": "Convolution",
-             "pooling": "Pooling", "softmax": "SoftmaxWithLoss", "flatten": "Flatten"}
-    return (f"no {names.get(key, key)} layer was found in your submission (looked for the handout's "
-            f"class name and common aliases, and the CS231n functions). If yours has another name, "
-            f"map it in grader.toml: [layers] {key} = \"yourmodule:YourClass\"")
+    return not_found.message("layer", key, LAYERS[key].title if key in LAYERS else None)
 
 
 # ----------------------------------------------------------------------------- judges
@@ -297,7 +300,7 @@ def missing_message(key: str) -> str:
 def _unavailable(check_id: str, ev: LayerEvidence) -> CheckResult | None:
     first = check_id.endswith(".forward")  # the full explanation once, a pointer after
     if not ev.found:
-        return failed(check_id, ev.missing_message if first else f"layer not found (see layers.{ev.key}.forward)",
+        return failed(check_id, ev.missing_message if first else not_found.pointer("layer", ev.key, f"layers.{ev.key}.forward"),
                       diagnosis="missing")
     part = "forward" if first else "backward"
     broken = [c.failure(part) for c in ev.cases if c.failure(part)]
@@ -322,11 +325,11 @@ def judge_forward(ev: LayerEvidence) -> CheckResult:
         worst = max(worst, err)
         if err > rtol:
             bad.append(f"{c.case.name}: relative error {fmt(err)}")
-    figures = {"max_rel_error": worst, "tolerance": rtol, "cases": len(ev.cases)}
+    figures = {"max_rel_error": worst, "tolerance": rtol, "cases": case_count(len(ev.cases) - len(bad), len(ev.cases))}
     if not bad:
         return passed(check_id, f"matches the reference on {len(ev.cases)} cases "
                                 f"(max relative error {fmt(worst)})", **figures)
-    code, hint = diagnose.forward(ev)
+    code, hint = diagnose.explain(LAYERS[ev.key].forward_diagnoses, ev, "forward")
     return failed(check_id, _join(f"forward differs from the reference in {len(bad)} of "
                                   f"{len(ev.cases)} cases", bad, hint), diagnosis=code, **figures)
 
@@ -351,13 +354,15 @@ def judge_backward(ev: LayerEvidence) -> CheckResult:
             worst = max(worst, err)
             if err > LAYER_RTOL:
                 bad.append(f"{c.case.name}: {name} relative error {fmt(err)}")
-    figures = {"max_rel_error": worst, "tolerance": LAYER_RTOL, "cases": len(ev.cases)}
+    wrong_cases = len(set(b.split(":")[0] for b in bad))
+    figures = {"max_rel_error": worst, "tolerance": LAYER_RTOL,
+               "cases": case_count(len(ev.cases) - wrong_cases, len(ev.cases))}
     if not bad:
         return passed(check_id, f"{'dx, dW, db match' if 'dW' in ev.cases[0].golden else 'dx matches'} the "
                                 f"reference on {len(ev.cases)} cases (max relative error {fmt(worst)})",
                       **figures)
-    code, hint = diagnose.backward(ev)
-    return failed(check_id, _join(f"backward differs from the reference in {len(set(b.split(':')[0] for b in bad))}"
+    code, hint = diagnose.explain(LAYERS[ev.key].backward_diagnoses, ev, "backward")
+    return failed(check_id, _join(f"backward differs from the reference in {wrong_cases}"
                                   f" of {len(ev.cases)} cases", bad, hint), diagnosis=code, **figures)
 
 
@@ -380,16 +385,19 @@ def judge_gradcheck(ev: LayerEvidence) -> CheckResult:
             if err > rtol:
                 bad.append(f"{c.case.name}: d/d{name} from your backward {fmt(analytic)}, "
                            f"finite differences of your forward {fmt(fd)}")
-    figures = {"max_rel_error": worst, "tolerance": rtol, "cases": len(ran)}
+    wrong_cases = len(set(b.split(":")[0] for b in bad))
+    figures = {"max_rel_error": worst, "tolerance": rtol, "cases": case_count(len(ran) - wrong_cases, len(ev.cases))}
     if not bad:
         return passed(check_id, f"your backward matches finite differences of your own forward "
                                 f"on {len(ran)} cases (max relative error {fmt(worst)})", **figures)
-    return failed(check_id, _join("your backward is not the derivative of your own forward", bad,
+    return failed(check_id, _join(f"your backward is not the derivative of your own forward in {wrong_cases} of "
+                                  f"{len(ev.cases)} cases", bad,
                                   diagnose.gradcheck_hint(ev)), **figures)
 
 
-def gradcheck_tolerance(key: str) -> float:
-    return SOFTMAX_GRADCHECK_RTOL if key == "softmax" else GRADCHECK_RTOL
+def case_count(passed_cases: int, total: int) -> dict[str, int]:
+    """figures["cases"] of a layer check: how many of its cases passed (what partial credit reads)."""
+    return {"passed": passed_cases, "total": total}
 
 
 def judge(ev: LayerEvidence) -> list[CheckResult]:

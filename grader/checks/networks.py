@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks import not_found
 from grader.checks.compare import (LOSS_RTOL, NETWORK_GRADCHECK_RTOL, NETWORK_RTOL, fmt, rel_error,
                                    scalar_rel_error)
 from grader.results import CheckResult, error, failed, passed, skipped
@@ -148,9 +149,7 @@ def describe_options(spec: NetSpec, options: dict[str, Any]) -> str:
 
 
 def missing_network_message(key: str) -> str:
-    return (f"no network for '{key}' was found in your submission (looked for the handout's class names and "
-            f"common aliases). If yours has another name, map it in grader.toml: "
-            f"[networks.{key}] symbol = \"yourmodule:YourClass\"")
+    return not_found.message("network", key)
 
 
 def to_student(ev: NetEvidence, ref_params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -170,7 +169,7 @@ def _recreate(session, ev: NetEvidence, seed: int, timeout):
 
 def _not_ready(check_id: str, ev: NetEvidence) -> CheckResult | None:
     if not ev.found:
-        return failed(check_id, f"no network for '{ev.key}' was found (see {ev.key}.architecture)", diagnosis="missing")
+        return failed(check_id, not_found.pointer("network", ev.key, f"{ev.key}.architecture"), diagnosis="missing")
     if ev.options is None:
         return skipped(check_id, f"skipped: {ev.problem}")
     return None

@@ -1,5 +1,8 @@
 """The rich terminal report: one table per group of checks, then what to fix, then totals.
 
+It is student-facing: hidden checks appear only as one line, "N hidden checks, M points" (no ids,
+messages or figures); extra credit is shown beside the score. The JSON report has everything.
+
 Everything that comes from a submission (file names, messages, warnings, output) is printed as
 plain ``Text``, never parsed as rich markup: a file named ``PA2 [/] copy.py`` is just a name.
 """
@@ -35,6 +38,17 @@ def _group(check_id: str) -> str:
     if parts[0] == "layers":
         return "layers"
     return parts[0] if len(parts) > 1 else "submission"
+
+
+def _points(c) -> str:
+    """The points cell: earned/max, the cases a partial-credit check passed, '+' for extra credit."""
+    if not c.max_score:
+        return ""
+    text = f"{c.score:g}/{c.max_score:g}"
+    cases = c.figures.get("cases")
+    if c.partial and isinstance(cases, dict) and c.status != "passed":
+        text += f" ({cases.get('passed')}/{cases.get('total')} cases)"
+    return ("+" if c.extra else "") + text
 
 
 def render_files(report: Report, console: Console, shown: int = 3) -> None:
@@ -78,7 +92,8 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
     render_files(report, console)
-    for group, items in groupby(report.checks, key=lambda c: _group(c.id)):
+    visible = report.visible_checks()
+    for group, items in groupby(visible, key=lambda c: _group(c.id)):
         table = Table(title=group, title_justify="left", show_lines=False, expand=True)
         table.add_column("check", no_wrap=True)
         table.add_column("", width=2)
@@ -86,11 +101,12 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         table.add_column("result")
         for c in items:
             first = c.message.splitlines()[0] if c.message else ""
-            table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]),
-                          f"{c.score:g}/{c.max_score:g}" if c.max_score else "",
+            table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]), _points(c),
                           _text(first, style=None if c.status == "passed" else STYLE[c.status]))
         console.print(table)
-    problems = [c for c in report.checks if c.status in ("failed", "error") and "\n" in c.message]
+    if report.hidden_summary():
+        console.print(Text(report.hidden_summary(), style="bold"))
+    problems = [c for c in visible if c.status in ("failed", "error") and "\n" in c.message]
     if problems:
         console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), _clean(c.message) + "\n")
                                     for c in problems]), title="what to fix", title_align="left"))
@@ -100,7 +116,8 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         console.print(Panel(_text(report.output), title="your program's output (truncated)", title_align="left"))
     elif report.output:
         console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
-    counts = {s: sum(c.status == s for c in report.checks) for s in MARK}
-    console.print(f"[bold]score {report.score:g} / {report.max_score:g}[/]   "
+    counts = {s: sum(c.status == s for c in visible) for s in MARK}
+    extra = f" (extra credit {report.extra_score:g} / {report.extra_max:g} included)" if report.extra_max else ""
+    console.print(f"[bold]score {report.score:g} / {report.max_score:g}[/]{extra}   "
                   + "  ".join(f"[{STYLE[s]}]{n} {s}[/]" for s, n in counts.items() if n)
                   + f"   ({report.seconds:.1f} s)")

@@ -18,9 +18,10 @@ from grader.checks import layers as layer_checks
 from grader.checks import networks as net_checks
 from grader.checks.training import TrainingBudget
 from grader.grade import grade
-from grader.plan import DEFAULT_POINTS, NETWORK_CHECKS, Plan, available_rubrics, get_plan
+from grader.checks import registry
+from grader.plan import DEFAULT_POINTS, NETWORK_CHECKS, Plan
 from grader.report import json_report
-from grader.rubric import RubricError, load_rubric, schema
+from grader.rubric import RubricError, available_rubrics, get_plan, load_rubric, schema
 from grader.sandbox import Limits
 from grader.worker import discover
 
@@ -91,6 +92,16 @@ def test_schema_enums_equal_the_codes_keys():
     assert set(defs["network"]["enum"]) == set(net_checks.NETWORKS) == set(discover.NETWORK_KEYS)
     assert tuple(defs["network_check"]["enum"]) == NETWORK_CHECKS
     assert set(schema()["properties"]["points"]["properties"]) == set(DEFAULT_POINTS)
+
+
+def test_schema_file_lists_the_registrys_kinds():
+    """schema() fills the check-kind enums from the registry; the file on disk says the same, so that
+    a reader (or an editor validating a rubric) sees the real lists. After registering a kind, add it here:
+    grader/schemas/rubric.schema.json $defs.network_check.enum and properties.points.properties."""
+    on_disk = json.loads((ROOT / "grader" / "schemas" / "rubric.schema.json").read_text())
+    assert on_disk["$defs"]["network_check"]["enum"] == [k.name for k in registry.network_kinds()]
+    assert list(on_disk["properties"]["points"]["properties"]) == list(registry.kind_names())
+    assert on_disk == schema()
 
 
 @pytest.mark.parametrize("section, cls", [("limits", Limits), ("training", TrainingBudget)])

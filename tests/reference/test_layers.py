@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import reference.layers as layers
-from reference.gradcheck import numerical_gradient, rel_error
+from reference.gradcheck import numerical_gradient, rel_difference
 from reference.im2col import col2im, im2col
 from reference.layers import (Affine, Convolution, Flatten, LeakyRelu, Pooling, Relu,
                               SoftmaxWithLoss)
@@ -33,12 +33,12 @@ def check_backward(layer, x, params=()):
     dout = rng.standard_normal(layer.forward(x).shape)
     dx = layer.backward(dout)
     f = lambda _: np.sum(layer.forward(x) * dout)  # noqa: E731 - reads x and params in place
-    assert rel_error(dx, numerical_gradient(f, x)) < TOL
+    assert rel_difference(dx, numerical_gradient(f, x)) < TOL
     for name in params:
         analytic = getattr(layer, "d" + name)
         numeric = numerical_gradient(f, getattr(layer, name))
         assert analytic.shape == getattr(layer, name).shape
-        assert rel_error(analytic, numeric) < TOL, name
+        assert rel_difference(analytic, numeric) < TOL, name
 
 
 # --------------------------------------------------------------------------- im2col
@@ -112,10 +112,10 @@ def test_convolution_matches_torch(x_shape, w_shape, stride, pad):
     xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
     out_t = F.conv2d(xt, Wt, bt, stride=stride, padding=pad)
     out_t.backward(torch.from_numpy(dout))
-    assert rel_error(out, out_t.detach().numpy()) < 1e-12
-    assert rel_error(dx, xt.grad.numpy()) < 1e-12
-    assert rel_error(layer.dW, Wt.grad.numpy()) < 1e-12
-    assert rel_error(layer.db, bt.grad.numpy()) < 1e-12
+    assert rel_difference(out, out_t.detach().numpy()) < 1e-12
+    assert rel_difference(dx, xt.grad.numpy()) < 1e-12
+    assert rel_difference(layer.dW, Wt.grad.numpy()) < 1e-12
+    assert rel_difference(layer.db, bt.grad.numpy()) < 1e-12
 
 
 def test_convolution_chunks_give_the_same_result(monkeypatch):
@@ -203,7 +203,7 @@ def test_softmax_backward(one_hot):
     layer.forward(x, t)
     dx = layer.backward(2.0)
     numeric = numerical_gradient(lambda _: 2.0 * layer.forward(x, t), x)
-    assert rel_error(dx, numeric) < TOL
+    assert rel_difference(dx, numeric) < TOL
 
 
 def test_softmax_is_stable_for_large_logits():

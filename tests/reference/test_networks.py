@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference.gradcheck import numerical_gradient_at, rel_error
+from reference.gradcheck import numerical_gradient_at, rel_difference
 from reference.networks import NETWORKS, Network, build, output_shape, three_layer_cnn
 from reference.torch_networks import (TorchNetwork, load_numpy_params, numpy_params,
                                       to_torch)
@@ -85,7 +85,7 @@ def test_gradient_matches_finite_differences(name, options):
         indices = [tuple(rng.integers(0, n) for n in param.shape) for _ in range(3)]
         numeric = numerical_gradient_at(lambda _: net.loss(x, t), param, indices)
         analytic = np.array([grads[key][i] for i in indices])
-        assert rel_error(analytic, numeric) < 1e-7, key
+        assert rel_difference(analytic, numeric) < 1e-7, key
 
 
 def test_layers_see_in_place_parameter_updates():
@@ -174,7 +174,7 @@ def test_feature_gradient_matches_finite_differences(name, c):
         indices = [(n,) + tuple(i) for i in positive[rng.choice(len(positive), 8)]]
         numeric = numerical_gradient_at(f, A, indices)
         analytic = np.array([dA[i] for i in indices])
-        assert rel_error(analytic, numeric) < 1e-7
+        assert rel_difference(analytic, numeric) < 1e-7
         # A sample's logit does not depend on the other sample's features.
         other = 1 - n
         assert numerical_gradient_at(f, A, [(other, 0, 0, 0)])[0] == 0.0
@@ -190,7 +190,7 @@ def test_weights_round_trip_through_torch():
     assert all(np.array_equal(back[key], net.params[key]) for key in net.params)
     x, _ = batch()
     logits = module(torch.from_numpy(x)).detach().numpy()
-    assert rel_error(logits, net.predict(x)) < 1e-12
+    assert rel_difference(logits, net.predict(x)) < 1e-12
 
 
 def test_load_numpy_params_rejects_wrong_shapes():
