@@ -38,7 +38,7 @@ def _array(value: Any, name: str, ndim: int, max_side: int = 1000) -> np.ndarray
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100)  # not bbox_inches="tight": it draws everything twice
     plt.close(fig)
     return buf.getvalue()
 
@@ -66,10 +66,9 @@ def confusion_matrix(figures: dict[str, Any]) -> bytes:
     mats = [(_array(figures["matrix"], "matrix", 2, 100), "your network")]
     if figures.get("model_matrix") is not None:
         mats.append((_array(figures["model_matrix"], "model_matrix", 2, 100), "reference network"))
-    fig, axes = plt.subplots(1, len(mats), figsize=(4.6 * len(mats), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(mats), figsize=(4.6 * len(mats), 4.4), squeeze=False, layout="constrained")
     for ax, (m, title) in zip(axes[0], mats):
         _heat(ax, m, title)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -82,7 +81,7 @@ def _curve(values: Any, name: str) -> np.ndarray:
 
 def loss_curves(figures: dict[str, Any]) -> bytes:
     """Training and validation loss per logged step."""
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
     drawn = 0
     for key, label in (("train", "training loss"), ("valid", "validation loss")):
         if figures.get(key) is None or len(figures.get(key) or []) == 0:
@@ -110,21 +109,30 @@ def top3_grid(figures: dict[str, Any], images: ImageLoader | None) -> bytes:
     pictures = images(index.reshape(-1).tolist()) if images else None
     if pictures is None:
         raise FigureError("the MNIST test images are not available here")
-    pictures = np.asarray(pictures).reshape(index.shape + np.asarray(pictures).shape[-2:])
-    classes, ranks = index.shape  # one column per class, the surest image on top
-    fig, axes = plt.subplots(ranks, classes, figsize=(1.05 * classes, 1.25 * ranks + 0.2), squeeze=False)
+    pictures = np.asarray(pictures, dtype=float)
+    pictures = pictures.reshape(index.shape + pictures.shape[-2:])
+    classes, ranks = index.shape
+    h, w = pictures.shape[-2:]
+    pad = max(h, w) // 4
+    # one mosaic, one image: a column per class, the surest image on top (30 subplots draw slowly)
+    mosaic = np.ones((ranks * (h + pad) + pad, classes * (w + pad) + pad))
     for k in range(classes):
         for r in range(ranks):
-            ax = axes[r][k]
-            ax.imshow(pictures[k, r], cmap="gray_r", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"#{index[k, r]}  p={prob[k, r]:.2f}", fontsize=7)
-            if r == 0:
-                ax.set_title(f"class {k}", fontsize=9)
-            if k == 0:
-                ax.set_ylabel(f"rank {r + 1}", fontsize=8)
-    fig.tight_layout()
+            y, x = pad + r * (h + pad), pad + k * (w + pad)
+            mosaic[y:y + h, x:x + w] = 1 - np.clip(pictures[k, r], 0, 1)
+    fig, ax = plt.subplots(figsize=(0.95 * classes + 0.6, 1.15 * ranks + 0.5), layout="constrained")
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([pad + k * (w + pad) + w / 2 for k in range(classes)], [f"class {k}" for k in range(classes)],
+                  fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(ranks)], [f"rank {r + 1}" for r in range(ranks)],
+                  fontsize=8)
+    for k in range(classes):
+        for r in range(ranks):
+            ax.text(pad + k * (w + pad) + w / 2, (r + 1) * (h + pad) + pad * 0.55, f"#{index[k, r]} p={prob[k, r]:.2f}",
+                    ha="center", va="center", fontsize=6)
+    for side in ax.spines.values():
+        side.set_visible(False)
     return _png(fig)
 
 
@@ -138,7 +146,7 @@ def cam_overlay(figures: dict[str, Any], images: ImageLoader | None) -> bytes:
         loaded = images([figures["sample_index"]])
         if loaded is not None:
             picture = np.asarray(loaded)[0].reshape(np.asarray(loaded).shape[-2:])
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3.4), squeeze=False, layout="constrained")
     for ax, (m, title) in zip(axes[0], maps):
         m = np.where(np.isfinite(m), m, 0)
         if picture is not None:
@@ -150,7 +158,6 @@ def cam_overlay(figures: dict[str, Any], images: ImageLoader | None) -> bytes:
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
     return _png(fig)
 
 

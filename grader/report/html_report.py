@@ -39,7 +39,7 @@ td.pts{text-align:right;white-space:nowrap}
 .tag{font-size:.75em;background:#fde68a;color:#713f12;border-radius:4px;padding:1px 5px;margin-left:6px}
 section.fix{background:#fff7f7;border:1px solid #f3c4c6;border-radius:10px;padding:4px 18px 12px}
 section.fix pre,details pre{white-space:pre-wrap;word-break:break-word;background:#fff;border:1px solid #eee;border-radius:6px;padding:10px;font-size:.85em}
-figure{background:#fff;border-radius:10px;box-shadow:0 1px 3px #0002;padding:12px;margin:0 0 16px;display:inline-block;max-width:100%}
+figure{background:#fff;border-radius:10px;box-shadow:0 1px 3px #0002;padding:12px;margin:0 16px 16px 0;vertical-align:top;display:inline-block;max-width:100%}
 figure img{max-width:100%;height:auto;display:block} figcaption{color:#5a6272;font-size:.88em;margin-top:6px}
 .note{color:#5a6272;font-style:italic}
 .hidden-row td{color:#5a6272;font-style:italic}
