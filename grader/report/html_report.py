@@ -14,8 +14,6 @@ import html
 from itertools import groupby
 from pathlib import Path
 
-import numpy as np
-
 from grader.report import figures as fig
 from grader.report.student_view import cases_text, group_of, is_extra, problems, student_view
 from grader.results import CheckResult, Report
