@@ -17,6 +17,10 @@ examples:
   grade path/to/PA1.ipynb --assignment pa1       a notebook (its folder is graded)
   grade submissions/sample --json report.json    also write the JSON report (- for stdout)
   grade submissions/sample --rubric my.yaml      checks and points from a rubric file
+  grade submissions/sample --gradescope results.json --junit junit.xml --html feedback/
+                                                 the student-facing reports (see "Report formats")
+  grade gradescope-package --assignment pa2 -o autograder.zip
+                                                 the zip to upload to a Gradescope programming assignment
 
 Rubrics: --assignment NAME reads NAME.yaml from the folder $GRADER_RUBRICS_DIR, else from
   {rubrics}
@@ -51,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a rubric file to grade with (overrides --assignment)")
     p.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
+    p.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json to FILE")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE (one testcase per check)")
+    p.add_argument("--html", metavar="DIR", help="write the student's feedback page DIR/index.html")
+    p.add_argument("--show-hidden", action="store_true",
+                   help="list hidden checks in the terminal report too (for instructors)")
     p.add_argument("--seed", type=int, help="seed of the check inputs (default: derived from the submission)")
     p.add_argument("--isolation", default="auto", choices=["auto", "bwrap", "unshare", "none"],
                    help="sandbox mechanism (default: bubblewrap when available)")
@@ -74,7 +83,33 @@ def limit_overrides(args) -> dict:
                               "memory_mb": args.memory_mb}.items() if v is not None}
 
 
+def package_main(argv: list[str]) -> int:
+    """``grade gradescope-package``: build the autograder zip for Gradescope."""
+    from grader import gradescope_package
+    from grader.rubric import RubricError
+
+    p = argparse.ArgumentParser(prog="grade gradescope-package",
+                                description="Build the autograder zip a Gradescope programming assignment takes.")
+    p.add_argument("--assignment", "-a", default="pa2", metavar="NAME", help="the rubric NAME.yaml (default: pa2)")
+    p.add_argument("--rubric", metavar="FILE", type=Path, help="a rubric file (overrides --assignment)")
+    p.add_argument("--output", "-o", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    args = p.parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        rubric = args.rubric or gradescope_package.rubric_file(args.assignment)
+        out = gradescope_package.build(rubric, args.output)
+    except (gradescope_package.PackageError, RubricError, OSError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
+    err.print(f"wrote {escape(str(out))}: upload it as the autograder of a Gradescope programming assignment "
+              "(base image Ubuntu 24.04)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gradescope-package"]:
+        return package_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)
@@ -85,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.submission is None:
         parser.error("give a submission folder to grade (or --download-mnist)")
     from grader.grade import GradeError, grade
-    from grader.report import json_report, terminal
+    from grader.report import outputs, terminal
     from grader.rubric import get_plan, load_rubric
     from grader.sandbox import GraderEnvironmentError
 
@@ -113,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]internal error in the grader (please report it):[/] {type(exc).__name__}: {exc}")
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 3
-    if args.json == "-":
-        sys.stdout.write(json_report.dumps(report) + "\n")
-    elif args.json:
-        Path(args.json).write_text(json_report.dumps(report) + "\n")
+    try:
+        outputs.write(report, json=args.json, gradescope_file=args.gradescope, junit_file=args.junit,
+                      html_dir=args.html, data_dir=args.data_dir)
+    except OSError as exc:
+        err.print(f"[red]error:[/] could not write a report: {escape(str(exc))}", soft_wrap=True)
+        return 2
     if not args.quiet and args.json != "-":
-        terminal.render(report, Console(), show_output=args.show_output)
+        terminal.render(report, Console(), show_output=args.show_output, show_hidden=args.show_hidden)
     return 0
 
 

@@ -99,16 +99,6 @@ class Report:
         """The checks a student may see (not hidden)."""
         return [c for c in self.checks if not c.hidden]
 
-    def hidden_summary(self) -> str:
-        """The one line students see about hidden checks: "N hidden checks, M points" ('' if none);
-        M is earned/worth, extra credit included."""
-        hidden = [c for c in self.checks if c.hidden]
-        if not hidden:
-            return ""
-        got = round(sum(c.score for c in hidden), 6)
-        worth = round(sum(c.max_score for c in hidden), 6)
-        return f"{len(hidden)} hidden check{'s' if len(hidden) != 1 else ''}, {got:g}/{worth:g} points"
-
     def by_id(self) -> dict[str, CheckResult]:
         return {c.id: c for c in self.checks}
 

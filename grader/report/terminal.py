@@ -17,7 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grader.report.student_view import group_of, problems as fix_list, student_view
 from grader.results import Report
+
 
 def _clean(value) -> str:
     """``value`` as text any terminal can take: lone surrogates (from bytes that were not UTF-8) escaped."""
@@ -31,13 +33,6 @@ def _text(value, style: str | None = None) -> Text:
 
 STYLE = {"passed": "green", "failed": "red", "error": "magenta", "skipped": "yellow"}
 MARK = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–"}
-
-
-def _group(check_id: str) -> str:
-    parts = check_id.split(".")
-    if parts[0] == "layers":
-        return "layers"
-    return parts[0] if len(parts) > 1 else "submission"
 
 
 def _points(c) -> str:
@@ -82,8 +77,11 @@ def _place(cell, line) -> str:
     return f"{'cell ' + str(cell) + ' ' if cell is not None else ''}line {line}"
 
 
-def render(report: Report, console: Console, show_output: bool = False) -> None:
-    """Print the report for a person: a student fixing code or an instructor reviewing one."""
+def render(report: Report, console: Console, show_output: bool = False, show_hidden: bool = False) -> None:
+    """Print the report for a person: a student fixing code or, with ``show_hidden``, an instructor
+    reviewing one (hidden checks listed like the others; otherwise only their count and points)."""
+    view = student_view(report)
+    checks = report.checks if show_hidden else view.checks
     box = report.sandbox
     console.print(Panel.fit(
         f"[bold]{escape(_clean(report.submission))}[/]   rubric {escape(_clean(report.rubric))}   seed {report.seed}\n"
@@ -92,8 +90,7 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         + (f"   worker restarts: {box['restarts']}" if box.get("restarts") else ""),
         title="grade"))
     render_files(report, console)
-    visible = report.visible_checks()
-    for group, items in groupby(visible, key=lambda c: _group(c.id)):
+    for group, items in groupby(checks, key=lambda c: group_of(c.id)):
         table = Table(title=group, title_justify="left", show_lines=False, expand=True)
         table.add_column("check", no_wrap=True)
         table.add_column("", width=2)
@@ -104,9 +101,9 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
             table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]), _points(c),
                           _text(first, style=None if c.status == "passed" else STYLE[c.status]))
         console.print(table)
-    if report.hidden_summary():
-        console.print(Text(report.hidden_summary(), style="bold"))
-    problems = [c for c in visible if c.status in ("failed", "error") and "\n" in c.message]
+    if view.hidden and not show_hidden:
+        console.print(Text(view.hidden.line + " (their details are not shown)", style="dim"))
+    problems = fix_list(checks)
     if problems:
         console.print(Panel(Group(*[Text.assemble((f"{c.id}\n", "bold " + STYLE[c.status]), _clean(c.message) + "\n")
                                     for c in problems]), title="what to fix", title_align="left"))
@@ -116,8 +113,7 @@ def render(report: Report, console: Console, show_output: bool = False) -> None:
         console.print(Panel(_text(report.output), title="your program's output (truncated)", title_align="left"))
     elif report.output:
         console.print(f"[dim]your code printed {len(report.output)} characters (shown with --show-output)[/]")
-    counts = {s: sum(c.status == s for c in visible) for s in MARK}
-    extra = f" (extra credit {report.extra_score:g} / {report.extra_max:g} included)" if report.extra_max else ""
-    console.print(f"[bold]score {report.score:g} / {report.max_score:g}[/]{extra}   "
+    counts = {s: sum(c.status == s for c in checks) for s in MARK}
+    console.print(f"[bold]{view.totals.line}[/]   "
                   + "  ".join(f"[{STYLE[s]}]{n} {s}[/]" for s, n in counts.items() if n)
                   + f"   ({report.seconds:.1f} s)")

@@ -7,6 +7,7 @@ from grader import scoring
 from grader.plan import DEFAULT_POINTS, Plan
 from grader.results import CheckResult, Report, failed, passed, skipped, uninformative
 from grader.rubric import load_rubric
+from grader.report.student_view import student_view
 from grader.scoring import Rule
 
 PLAN = Plan("t", layers=("convolution", "relu"), networks=("two_layer_cnn",), optional_layers=("pooling",))
@@ -109,7 +110,7 @@ def test_hidden_checks_count_and_are_summarised_in_one_line():
     report = Report("s", "r", plan.score([passed("layers.relu.forward"), passed("layers.relu.gradcheck")]), seed=0)
     assert report.score == 4 and report.max_score == 4
     assert [c.id for c in report.visible_checks()] == ["layers.relu.forward"]
-    assert report.hidden_summary() == "1 hidden check, 3/3 points"
+    assert student_view(report).hidden.line == "1 hidden check, 3/3 points"
     assert report.to_dict()["checks"][1]["hidden"] is True  # the instructor's JSON keeps everything
 
 
