@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-mnist", action="store_true",
                    help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
                         "checksums, and exit")
+    from grader import batch, ci
+
+    batch.add_arguments(p)
+    ci.add_arguments(p)
     return p
 
 
@@ -75,6 +79,11 @@ def limit_overrides(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ci-template"]:
+        from grader import ci
+
+        return ci.template_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)
@@ -82,8 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         return version(args.isolation, err)
     if args.download_mnist:
         return download(args.data_dir, err)
-    if args.submission is None:
-        parser.error("give a submission folder to grade (or --download-mnist)")
+    from grader import batch, ci
+
+    if args.submission is None and args.batch is None:
+        parser.error("give a submission folder to grade (or --batch DIR, or --download-mnist)")
+    if args.submission is not None and batch.looks_like_batch(args.submission):
+        err.print(batch.batch_hint(args.submission), markup=False, highlight=False, soft_wrap=True)
+        return 2
     from grader.grade import GradeError, grade
     from grader.plan import get_plan
     from grader.report import json_report, terminal
@@ -92,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         plan = load_rubric(args.rubric) if args.rubric is not None else get_plan(args.assignment)
+        if args.batch is not None:
+            return batch.main(args, plan, limit_overrides(args), err)
         options = dict(assignment=plan, data_dir=args.data_dir, seed=args.seed, isolation=args.isolation,
                        limit_overrides=limit_overrides(args))
         if args.quiet or args.json == "-":
@@ -114,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]internal error in the grader (please report it):[/] {type(exc).__name__}: {exc}")
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 3
+    if args.ci:
+        report = ci.visible(report)  # hidden checks never reach CI output, in any format
     if args.json == "-":
         sys.stdout.write(json_report.dumps(report) + "\n")
     elif args.json:
         Path(args.json).write_text(json_report.dumps(report) + "\n")
     if not args.quiet and args.json != "-":
         terminal.render(report, Console(), show_output=args.show_output)
+    if args.ci:
+        return ci.finish(report, plan, args, err)
     return 0
 
 
