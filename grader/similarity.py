@@ -12,6 +12,7 @@ import csv
 import json
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +124,15 @@ def run(submissions: list[tuple[str, Path]], out: Path, boilerplate: Path | None
         detector = CopyDetector(test_dirs=dirs, ref_dirs=dirs, boilerplate_dirs=plate_dirs, extensions=["py"],
                                 display_t=threshold, ignore_leaf=True, autoopen=False, silent=True,
                                 out_file=str(out / "similarity.html"))
-        detector.run()
-        pairs = _pairs(detector, code, threshold)
-        if pairs:
-            detector.generate_html_report()
-        else:
-            atomic_write(out / "similarity.html", f"<html><body><p>No pair of submissions is more than "
-                                                  f"{threshold:.0%} similar.</p></body></html>\n")
+        with warnings.catch_warnings():  # copydetect's own use of a deprecated importlib API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            detector.run()
+            pairs = _pairs(detector, code, threshold)
+            if pairs:
+                detector.generate_html_report()
+            else:
+                atomic_write(out / "similarity.html", f"<html><body><p>No pair of submissions is more than "
+                                                      f"{threshold:.0%} similar.</p></body></html>\n")
     _write_csv(pairs, out / "similarity.csv")
     return pairs
 
