@@ -18,7 +18,6 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from grader import tree
 from grader.results import Report

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, gradebook as gb
+from grader import batch
 from grader.rubric import load_rubric
 
 from .conftest import make_batch, relu_source, write_submission

@@ -1,7 +1,5 @@
 """Similarity: near-copies are listed with their matching lines; code everyone was given is not."""
 
-from pathlib import Path
-
 from grader import similarity
 
 from .conftest import relu_source
