@@ -1,6 +1,5 @@
 """The gradebook's pure parts: rows, the first thing to fix, fingerprints, the summary."""
 
-
 from grader import gradebook as gb
 
 
