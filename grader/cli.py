@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-mnist", action="store_true",
                    help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
                         "checksums, and exit")
+    from grader import batch, ci
+
+    batch.add_arguments(p)
+    ci.add_arguments(p)
     return p
 
 
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["gradescope-package"]:
         return package_main(argv[1:])
+    if argv[:1] == ["ci-template"]:
+        from grader import ci
+
+        return ci.template_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     err = Console(stderr=True)
@@ -117,8 +125,13 @@ def main(argv: list[str] | None = None) -> int:
         return version(args.isolation, err)
     if args.download_mnist:
         return download(args.data_dir, err)
-    if args.submission is None:
-        parser.error("give a submission folder to grade (or --download-mnist)")
+    from grader import batch, ci
+
+    if args.submission is None and args.batch is None:
+        parser.error("give a submission folder to grade (or --batch DIR, or --download-mnist)")
+    if args.submission is not None and batch.looks_like_batch(args.submission):
+        err.print(batch.batch_hint(args.submission), markup=False, highlight=False, soft_wrap=True)
+        return 2
     from grader.grade import GradeError, grade
     from grader.report import outputs, terminal
     from grader.rubric import get_plan, load_rubric
@@ -126,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         plan = load_rubric(args.rubric) if args.rubric is not None else get_plan(args.assignment)
+        if args.batch is not None:
+            return batch.main(args, plan, limit_overrides(args), err)
         options = dict(assignment=plan, data_dir=args.data_dir, seed=args.seed, isolation=args.isolation,
                        limit_overrides=limit_overrides(args))
         if args.quiet or args.json == "-":
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]internal error in the grader (please report it):[/] {type(exc).__name__}: {exc}")
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 3
+    if args.ci:
+        report = ci.visible(report)  # hidden checks never reach CI output, in any format
     try:
         outputs.write(report, json=args.json, gradescope_file=args.gradescope, junit_file=args.junit,
                       html_dir=args.html, data_dir=args.data_dir)
@@ -155,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]error:[/] could not write a report: {escape(str(exc))}", soft_wrap=True)
         return 2
     if not args.quiet and args.json != "-":
-        terminal.render(report, Console(), show_output=args.show_output, show_hidden=args.show_hidden)
+        terminal.render(report, Console(), show_output=args.show_output, show_hidden=args.show_hidden and not args.ci)
+    if args.ci:
+        return ci.finish(report, plan, args, err)
     return 0
 
 
