@@ -20,6 +20,7 @@ from grader import integrity, sandbox as sb, tree
 from grader.checks import layers as layer_checks
 from grader.checks import networks as net_checks
 from grader.checks import training as train_checks
+from grader.deliverables import deliverable_checks
 from grader.plan import Plan, get_plan
 from grader.results import CheckResult, Report, error, failed, passed
 from grader.session import Session
@@ -188,7 +189,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
             checks += layer_checks.judge(layer_checks.collect(session, key, seed, timeout=timeout))
         for key in plan.networks:
             say(f"checking network {key}")
-            checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks)
+            checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks,
+                                     deliverables=(plan, data_dir))
         sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts,
                         "peak_memory_mb": round(box.peak_rss_mb), "torch": box.environment.get("torch", ""),
                         "torch_build": sb.torch_build(box.environment) if box.environment else "",
@@ -208,7 +210,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
 
 
 def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,
-                   say: Progress, wanted: tuple[str, ...]) -> list[CheckResult]:
+                   say: Progress, wanted: tuple[str, ...], deliverables=None) -> list[CheckResult]:
     """The plan's checks of one network, in order; later ones reuse what the architecture check learnt."""
     t = limits.call_timeout
     arch, ev = net_checks.check_architecture(session, key, seed, timeout=t)
@@ -228,4 +230,9 @@ def network_checks(session: Session, key: str, seed: int, data, budget, limits: 
             if name == "trajectory":
                 say(f"training network {key} briefly")
             results.append(later[name]())
+    if deliverables is not None and deliverables[0].deliverables is not None:
+        say(f"checking the deliverables of {key}")
+        logits_ok = any(r.id == f"{key}.logits" and r.ok for r in results)
+        results += deliverable_checks(session, key, ev, deliverables[0], deliverables[1], seed,
+                                      logits_passed=logits_ok, timeout=t)
     return results

@@ -19,6 +19,8 @@ DEFAULT_POINTS = {
     "forward": 1.0, "backward": 1.0, "gradcheck": 1.0,
     "architecture": 1.0, "logits": 1.0, "gradient": 2.0, "initial_loss": 0.5,
     "trajectory": 1.0, "training": 1.5,
+    # deliverable checks (grader.deliverables), run when the plan has a ``deliverables`` section
+    "confusion_matrix": 1.0, "top3": 1.0, "loss_log": 1.0, "accuracy": 1.0, "cam": 1.0,
 }
 
 #: Where ``get_plan`` looks for ``<name>.yaml`` when $GRADER_RUBRICS_DIR is not set.
@@ -39,6 +41,7 @@ class Plan:
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
     limits: dict[str, Any] = field(default_factory=dict)     # overrides of the sandbox Limits defaults
     training: dict[str, Any] = field(default_factory=dict)   # overrides of the TrainingBudget defaults
+    deliverables: dict[str, Any] | None = None  # the rubric's deliverables section; None: no deliverable checks
     source: str = ""  # the rubric file it was read from; "built-in:<name>" for a plan made in code
 
     def __post_init__(self) -> None:

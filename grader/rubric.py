@@ -385,5 +385,6 @@ def _plan(data: dict[str, Any], source: str) -> Plan:
         points={**DEFAULT_POINTS, **{k: float(v) for k, v in (data.get("points") or {}).items()}},
         limits=_settings(data.get("limits") or {}, "limits"),
         training=_settings(data.get("training") or {}, "training"),
+        deliverables=data.get("deliverables"),
         source=source,
     )
