@@ -17,9 +17,17 @@ def test_data():
     return mnist.load_mnist("test", dtype=np.float32)
 
 
-def seeded_network(name: str, seed: int = 3):
-    """A reference network with He-scale seeded weights (predictions vary by class, ties are rare)."""
-    return refnets.Network(getattr(refnets, name)(), weight_init_std="he", seed=seed)
+def seeded_network(name: str, seed: int = 3, steps: int = 0):
+    """A reference network with He-scale seeded weights (predictions vary by class, ties are rare),
+    trained ``steps`` SGD steps of 50 training images (an MLP learns something in 100)."""
+    net = refnets.Network(getattr(refnets, name)(), weight_init_std="he", seed=seed)
+    if steps:
+        x, t = mnist.load_mnist("train", indices=np.arange(steps * 50))
+        for i in range(steps):
+            grads = net.gradient(x[i * 50:(i + 1) * 50], t[i * 50:(i + 1) * 50])
+            for k, g in grads.items():
+                net.params[k] -= 0.1 * g
+    return net
 
 
 def logits_of(net, x, chunk=500):
