@@ -100,7 +100,8 @@ def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logi
             elif check == "accuracy":
                 res = judges.judge_accuracy(key, readers.read_metrics(path), model=model, weights_hint=hint + no_model)
             else:
-                res = cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint + no_model)
+                res = cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint + no_model,
+                                loaded=evaluation.loaded)
         except ReadError as exc:
             res = _unreadable(check_id, exc, rel(path))
         if model is not None:
@@ -109,8 +110,10 @@ def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logi
     return results
 
 
-def cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint) -> CheckResult:
-    """<net>.cam: the student's own feature maps and final weights for the shared sample, in the worker."""
+def cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint, *,
+              loaded: bool = False) -> CheckResult:
+    """<net>.cam: the student's own feature maps and final weights for the shared sample, in the worker
+    (``loaded``: the evaluation left the handed-in weights in ``ev.handle``, so they are not read again)."""
     from grader.session import CallFailure, describe_failure
     from grader.validate import InvalidOutput
 
@@ -124,7 +127,7 @@ def cam_check(session, key, ev, contract, root, path, x, weights, timeout, setti
     if not (ev.found and ev.options is not None):
         return judges.judge_cam(key, cam, sample, weights_hint=hint)
     try:
-        if weights is not None:
+        if weights is not None and not loaded:
             ev_mod.load_weights(session, ev, weights.relative_to(root).as_posix(), 0, timeout)
         features, W_fc, _ = ev_mod.cam_inputs(session, ev, x[sample[0]], timeout)
     except CallFailure as exc:

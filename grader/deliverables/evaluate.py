@@ -14,13 +14,16 @@ from grader.deliverables.judges import ModelOutputs
 from grader.validate import InvalidOutput, validate_array
 
 #: Images per request to the worker (the worker runs them a chunk at a time).
-REQUEST_IMAGES = 500
-#: Images timed first, to decide between the student's network and the reference.
-PROBE_IMAGES = 50
-#: Images per forward pass inside the worker: CNNs (textbook im2col ~4 MB per image) / MLPs.
-CNN_CHUNK, MLP_CHUNK = 25, 1000
+REQUEST_IMAGES = 1000
+#: Images timed first, to decide between a NumPy network of the student's and the reference.
+PROBE_IMAGES = 20
+#: Images per forward pass inside the worker: NumPy CNNs (textbook im2col ~4 MB per image) / torch / MLPs;
+#: and in the grader's own float32 reference pass.
+CNN_CHUNK, TORCH_CHUNK, MLP_CHUNK, REFERENCE_CHUNK = 25, 250, 1000, 500
 #: Seconds the student's own network may take for the whole test set before the reference is used.
 OWN_NETWORK_BUDGET = 6.0
+#: Threads of the grader's reference pass (the worker is idle meanwhile; the machine has 2 cores).
+REFERENCE_THREADS = 2
 
 
 class EvaluationError(Exception):
@@ -35,6 +38,7 @@ class Evaluation:
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    loaded: bool = False  # ev.handle holds the handed-in weights (the CAM check reuses it)
 
 
 @lru_cache(maxsize=2)
@@ -54,18 +58,21 @@ def load_weights(session, ev, rel: str, seed: int, timeout=None) -> dict:
     return header
 
 
-def _own_logits(session, ev, x: np.ndarray, chunk: int, timeout, start: int = 0, stop: int | None = None) -> np.ndarray:
+def _own_logits(session, ev, x: np.ndarray, chunk: int, timeout, start: int = 0, stop: int | None = None,
+                float32: bool = False) -> np.ndarray:
     stop = len(x) if stop is None else stop
     parts = []
     for lo in range(start, stop, REQUEST_IMAGES):
-        part = np.asarray(x[lo:min(lo + REQUEST_IMAGES, stop)], dtype=np.float64)
-        _, out = session.call("net_logits_chunked", {"handle": ev.handle, "chunk": chunk}, {"x": part}, timeout=timeout)
+        part = np.asarray(x[lo:min(lo + REQUEST_IMAGES, stop)], dtype=np.float32 if float32 else np.float64)
+        _, out = session.call("net_logits_chunked", {"handle": ev.handle, "chunk": chunk, "float32": float32},
+                              {"x": part}, timeout=timeout)
         parts.append(validate_array("logits", out.get("logits"), shape=(len(part), 10)))
     return np.concatenate(parts) if parts else np.zeros((0, 10))
 
 
 def reference_logits(ev, params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Logits of the reference network (torch, float32) with the student's parameters (NumPy layout)."""
+    """Logits of the reference network (torch float32, channels-last, in chunks) with the student's
+    parameters (NumPy layout): the float32 a framework would use, never a float64 NumPy pass."""
     import torch
 
     from grader.checks.networks import reference_network
@@ -74,38 +81,60 @@ def reference_logits(ev, params: dict[str, np.ndarray], x: np.ndarray) -> np.nda
     ref = reference_network(ev.spec, ev.options, 0)
     module = TorchNetwork(ref.spec, (1, 28, 28))
     load_numpy_params(module, dict(zip(ref.params, (params[n] for n in ev.param_names))))
-    module = module.float().eval()
+    layers = module.layers.float().eval()
+    conv = not ev.spec.is_mlp
+    if conv:
+        layers = layers.to(memory_format=torch.channels_last)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(REFERENCE_THREADS)
     out = []
-    with torch.no_grad():
-        for lo in range(0, len(x), 1000):
-            part = torch.from_numpy(np.ascontiguousarray(x[lo:lo + 1000], dtype=np.float32))
-            out.append(module.layers(part.reshape((len(part), 1, 28, 28))).double().numpy())
+    try:
+        with torch.no_grad():
+            for lo in range(0, len(x), REFERENCE_CHUNK):
+                part = torch.from_numpy(np.ascontiguousarray(x[lo:lo + REFERENCE_CHUNK], dtype=np.float32))
+                part = part.reshape((len(part), 1, 28, 28))
+                if conv:
+                    part = part.contiguous(memory_format=torch.channels_last)
+                out.append(layers(part).double().numpy())
+    finally:
+        torch.set_num_threads(threads)
     return np.concatenate(out)
 
 
 def evaluate(session, ev, rel: str, x: np.ndarray, labels: np.ndarray, seed: int, *, logits_passed: bool,
              timeout=None, budget: float = OWN_NETWORK_BUDGET) -> Evaluation:
-    """Load ``rel`` into the student's network and compute its logits on all of ``x``."""
+    """Load ``rel`` into the student's network and compute its logits on all of ``x``.
+
+    A torch network runs in the worker as a float32 copy of the student's module. A NumPy network
+    is timed on :data:`PROBE_IMAGES` images first; when the whole set would take more than
+    ``budget`` seconds and ``<net>.logits`` proved it equal to the reference, the reference runs
+    here with the student's weights (torch float32)."""
     from grader.session import CallFailure, describe_failure
 
     result = Evaluation()
     started = time.monotonic()
     try:
         info = load_weights(session, ev, rel, seed, timeout)
+        result.loaded = True
         result.notes.append(f"{rel} ({info.get('format')}, {info.get('layout')} layout) loaded into your network")
-        chunk = MLP_CHUNK if ev.spec.is_mlp else CNN_CHUNK
-        probe = time.monotonic()
-        first = _own_logits(session, ev, x, chunk, timeout, 0, min(PROBE_IMAGES, len(x)))
-        projected = (time.monotonic() - probe) * len(x) / max(len(first), 1)
-        if projected > budget and logits_passed and ev.options is not None and len(x) > len(first):
-            _, params = session.call("net_get_params", {"handle": ev.handle}, timeout=timeout)
-            params = {n: validate_array(f"parameter {n}", params.get(n)) for n in ev.param_names}
-            logits = reference_logits(ev, params, x)
-            source = ("the reference network with your weights (your network would take about "
-                      f"{projected:.0f} s for 10000 images; {ev.key}.logits proved the two equal)")
+        if info.get("family") == "torch":
+            logits = _own_logits(session, ev, x, MLP_CHUNK if ev.spec.is_mlp else TORCH_CHUNK, timeout, float32=True)
+            source = "your network (float32)"
         else:
-            logits = np.concatenate([first, _own_logits(session, ev, x, chunk, timeout, len(first))])
-            source = "your network"
+            chunk = MLP_CHUNK if ev.spec.is_mlp else CNN_CHUNK
+            probe = time.monotonic()
+            # an MLP is cheap: its probe would measure the request's overhead, not the network
+            first = _own_logits(session, ev, x, chunk, timeout, 0, 0 if ev.spec.is_mlp else min(PROBE_IMAGES, len(x)))
+            projected = (time.monotonic() - probe) * len(x) / max(len(first), 1)
+            if len(first) and projected > budget and logits_passed and ev.options is not None and len(x) > len(first):
+                _, params = session.call("net_get_params", {"handle": ev.handle}, timeout=timeout)
+                params = {n: validate_array(f"parameter {n}", params.get(n)) for n in ev.param_names}
+                logits = reference_logits(ev, params, x)
+                source = ("the reference network with your weights (float32; your network would take about "
+                          f"{projected:.0f} s for 10000 images; {ev.key}.logits proved the two equal)")
+            else:
+                logits = np.concatenate([first, _own_logits(session, ev, x, chunk, timeout, len(first))])
+                source = "your network"
     except CallFailure as exc:
         result.problem = f"the handed-in weights {rel} could not be run in your network: {describe_failure(exc)}"
         return result

@@ -133,12 +133,32 @@ def op_weights_load(header: dict, arrays: dict) -> tuple[dict, dict]:
     with student_stdout():
         values, fmt = read_weights(rel)
         layout = _assign(net, values, rel)
+    net._float32 = None  # a float32 copy made before holds the old weights
     unused = sorted(set(values) - set(net.param_names()))
-    return {"format": fmt, "layout": layout, "loaded": net.param_names(), "unused": unused[:50]}, {}
+    return {"format": fmt, "layout": layout, "family": getattr(net, "family", ""), "loaded": net.param_names(),
+            "unused": unused[:50]}, {}
+
+
+def _float32_module(net):
+    """A float32 copy of a torch network's module (cached until new weights are loaded), or None
+    when the module cannot be copied: the student's own model, evaluated as it was trained."""
+    cached = getattr(net, "_float32", None)
+    if cached is None:
+        import copy
+
+        try:
+            cached = copy.deepcopy(net.module).float().eval()
+        except Exception:  # a module that refuses deepcopy: evaluate it in float64 instead
+            cached = False
+        net._float32 = cached
+    return cached or None
 
 
 def op_net_logits_chunked(header: dict, arrays: dict) -> tuple[dict, dict]:
-    """Logits of images ``x`` (N, ...), computed ``chunk`` images at a time to bound memory."""
+    """Logits of images ``x`` (N, ...), computed ``chunk`` images at a time to bound memory.
+
+    With ``float32`` a torch network runs as a float32 copy of its module (what frameworks train
+    in; several times faster than float64 for convolutions); NumPy networks always get float64."""
     import gc
 
     from .discover import student_stdout
@@ -150,11 +170,21 @@ def op_net_logits_chunked(header: dict, arrays: dict) -> tuple[dict, dict]:
     chunk = max(1, min(int(header.get("chunk") or DEFAULT_CHUNK), 1000))
     out = []
     with student_stdout():
-        for start in range(0, len(x), chunk):
-            part = np.asarray(x[start:start + chunk], dtype=np.float64)
-            out.append(np.asarray(net.logits(part), dtype=np.float64))
+        module = _float32_module(net) if header.get("float32") and getattr(net, "family", "") == "torch" else None
+        if module is not None:
+            import torch
+
+            with torch.no_grad():
+                for start in range(0, len(x), chunk):
+                    part = net._flat_input(np.asarray(x[start:start + chunk], dtype=np.float32))
+                    out.append(module(torch.from_numpy(np.ascontiguousarray(part))).double().numpy())
+        else:
+            for start in range(0, len(x), chunk):
+                part = np.asarray(x[start:start + chunk], dtype=np.float64)
+                out.append(np.asarray(net.logits(part), dtype=np.float64))
     gc.collect()  # textbook layers keep their last im2col buffers
-    return {}, {"logits": np.concatenate(out) if out else np.zeros((0, 10))}
+    return {"dtype": "float32" if module is not None else "float64"}, \
+        {"logits": np.concatenate(out) if out else np.zeros((0, 10))}
 
 
 def _final_affine(params: dict[str, np.ndarray]) -> tuple[str | None, np.ndarray | None]:

@@ -31,11 +31,32 @@ def seeded_network(name: str, seed: int = 3, steps: int = 0):
 
 
 def logits_of(net, x, chunk=500):
-    return np.concatenate([net.predict(np.asarray(x[i:i + chunk], dtype=np.float64)) for i in range(0, len(x), chunk)])
+    """Logits on ``x``: NumPy float64 for an MLP (cheap), torch float32 for a CNN (a float64 NumPy
+    pass of a textbook CNN over 10000 images takes minutes)."""
+    if not any(layer["type"] == "conv" for layer in net.spec):
+        return np.concatenate([net.predict(np.asarray(x[i:i + chunk], dtype=np.float64)) for i in range(0, len(x), chunk)])
+    import torch
+
+    from reference.torch_networks import TorchNetwork, load_numpy_params
+
+    layers = load_numpy_params(TorchNetwork(net.spec), net.params).layers.float().eval()
+    with torch.no_grad():
+        return np.concatenate([layers(torch.from_numpy(np.ascontiguousarray(x[i:i + chunk], dtype=np.float32))
+                                      .reshape(-1, 1, 28, 28)).double().numpy() for i in range(0, len(x), chunk)])
 
 
-def plant(root: Path, key: str, net, x, t, *, logits=None, weights=True, cam_sample=0) -> dict:
-    """Write every deliverable of ``key`` for ``net`` under ``root/results``; returns what was written."""
+def torch_state_dict(module, net) -> dict[str, np.ndarray]:
+    """``net``'s parameters put into the student's torch ``module``, as its state_dict (torch layout)."""
+    from reference.torch_networks import load_numpy_params
+
+    load_numpy_params(module, net.params)
+    return {k: v.detach().double().numpy() for k, v in module.state_dict().items()}
+
+
+def plant(root: Path, key: str, net, x, t, *, logits=None, weights=True, cam_sample=0, saved=None) -> dict:
+    """Write every deliverable of ``key`` for ``net`` under ``root/results``; returns what was written.
+
+    ``saved``: the arrays written as weights.npz (default ``net.params``; a torch student's state_dict)."""
     out = root / "results" / key
     out.mkdir(parents=True, exist_ok=True)
     logits = logits_of(net, x) if logits is None else logits
@@ -43,13 +64,16 @@ def plant(root: Path, key: str, net, x, t, *, logits=None, weights=True, cam_sam
     cm = metrics.confusion_matrix(t, logits.argmax(1))
     idx, p = metrics.top3_per_class(probs)
     if weights:
-        np.savez(out / "weights.npz", **net.params)
+        np.savez(out / "weights.npz", **(net.params if saved is None else saved))
     np.savetxt(out / "confusion.csv", cm, fmt="%d", delimiter=",")
     (out / "top3.json").write_text(json.dumps({"among": "all", "index": idx.tolist(), "prob": p.tolist()}))
     test_loss = float(-np.log(probs[np.arange(len(t)), t]).mean())
-    # no entry before training (allowed); unrounded, going down, ending at the model's test loss
-    train = [test_loss * 1.6 + 0.000123, test_loss * 1.3 + 0.000321, test_loss * 0.95 + 0.000111]
-    valid = [test_loss * 1.7 + 0.000456, test_loss * 1.35 + 0.000654, test_loss + 0.000222]
+    if test_loss < 0.8:  # no entry before training (allowed); unrounded, going down, ending at the test loss
+        train = [test_loss * 1.6 + 0.000123, test_loss * 1.3 + 0.000321, test_loss * 0.95 + 0.000111]
+        valid = [test_loss * 1.7 + 0.000456, test_loss * 1.35 + 0.000654, test_loss + 0.000222]
+    else:  # barely trained: entry 0 near ln 10, then down to a loss within the judge's tolerance
+        train = [2.301234, 1.876543, 1.412345]
+        valid = [2.302345, 1.903456, 1.502101]
     rows = ["epoch,train_loss,valid_loss"] + [f"{i},{a!r},{b!r}" for i, (a, b) in enumerate(zip(train, valid))]
     (out / "loss.csv").write_text("\n".join(rows) + "\n")
     acc = float((logits.argmax(1) == t).mean())
