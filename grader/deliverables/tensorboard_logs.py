@@ -146,12 +146,17 @@ def tiles(image: np.ndarray, size: int = 28) -> list[np.ndarray]:
     return [t for t in out if t.any()]
 
 
-def match_test_image(tile: np.ndarray, test_u8: np.ndarray, tol: int = 3) -> int | None:
-    """Index of the test image with the same pixels (after scaling both to max 255), or None."""
-    scale = lambda a: a.astype(np.int16) * 255 // max(int(a.max()), 1)  # noqa: E731
-    t = scale(tile).reshape(-1)
-    refs = test_u8.reshape(len(test_u8), -1).astype(np.int16)
-    diff = np.abs(refs - t).max(axis=1)
+def scaled(images: np.ndarray) -> np.ndarray:
+    """Images (N, ...) as int32 rows scaled so each image's maximum is 255 (a logged image may have
+    been normalised to [0, 1] and back); int32, since 255 * 255 overflows int16."""
+    rows = np.asarray(images).reshape(len(images), -1).astype(np.int32)
+    return rows * 255 // np.maximum(rows.max(axis=1, keepdims=True), 1)
+
+
+def match_test_image(tile: np.ndarray, test_scaled: np.ndarray, tol: int = 3) -> int | None:
+    """Index of the test image with the same pixels (both scaled by :func:`scaled`), or None."""
+    t = scaled(tile[None])[0]
+    diff = np.abs(test_scaled - t).max(axis=1)
     best = int(diff.argmin())
     return best if diff[best] <= tol else None
 
@@ -164,6 +169,7 @@ def read_top3_images(folder: Path, test_u8: np.ndarray) -> dict:
     probabilities; the image (one digit per tag step, or three side by side) is matched to the test set."""
     files = event_files(folder)
     found: dict[int, dict] = {}
+    test_scaled = None
     for _, path in files:
         for event in read_events(path):
             for value in event.summary.value:
@@ -182,7 +188,8 @@ def read_top3_images(folder: Path, test_u8: np.ndarray) -> dict:
                 for blob in strings[2:]:
                     image = _decode_png(blob, width, height)
                     for tile in ([] if image is None else tiles(image)):
-                        entry["index"].append(match_test_image(tile, test_u8))
+                        test_scaled = scaled(test_u8) if test_scaled is None else test_scaled
+                        entry["index"].append(match_test_image(tile, test_scaled))
     complete = {c: e for c, e in found.items() if len(e["index"]) >= 3}
     if len(complete) < 10:
         raise ReadError(f"{folder.name}/: TensorBoard top-3 images found for classes {sorted(complete)} only "
