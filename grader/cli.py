@@ -28,6 +28,11 @@ and --rubric FILE reads any rubric file instead. A rubric lists the graded layer
 the points per check and optional sandbox limits and training budget; the limit flags
 (--call-timeout, --timeout, --memory-mb) win over the rubric's limits.
 
+Deliverables (when the rubric has a `deliverables:` section; README, "Deliverables"): per network
+  results/<network>/weights.npz, confusion.csv, top3.json, loss.csv (or TensorBoard events),
+  metrics.json, and results/cam/<network>.npy + results/cam/sample.json; checked for consistency,
+  and against the handed-in weights run on the 10000 test images.
+
 MNIST is looked up in --data-dir, then $GRADER_DATA_DIR, then ~/.cache/grader/mnist.
 Without it, only the training checks are skipped.
 

@@ -186,7 +186,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         for key in plan.networks:
             say(f"checking network {key}")
             checks += network_checks(session, key, seed, data, budget, limits, say, plan.network_checks,
-                                     root=root, plan=plan)
+                                     root=root, plan=plan, data_dir=data_dir)
         sandbox_info = {"isolation": box.isolation, "notes": list(box.notes), "restarts": session.restarts,
                         "peak_memory_mb": round(box.peak_rss_mb), "torch": box.environment.get("torch", ""),
                         "torch_build": sb.torch_build(box.environment) if box.environment else "",
@@ -204,7 +204,7 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
 
 def network_checks(session: Session, key: str, seed: int, data, budget, limits: sb.Limits,
                    say: Progress, wanted: tuple[str, ...], root: Path | None = None,
-                   plan: Plan | None = None) -> list[CheckResult]:
+                   plan: Plan | None = None, data_dir=None) -> list[CheckResult]:
     """The plan's checks of one network, in order: architecture first (it gathers the evidence the
     later ones read), then each named kind of the registry (an unknown name is a KeyError)."""
     kinds = [registry.network_kind(name) for name in wanted if name != "architecture"]
@@ -213,9 +213,12 @@ def network_checks(session: Session, key: str, seed: int, data, budget, limits: 
     images = None if data is None else (data.x_valid[:16], data.t_valid[:16])  # small: textbook im2col is ~4 MB per image
     ctx = registry.NetworkContext(session=session, key=key, seed=seed, evidence=ev, data=data, budget=budget,
                                   timeout=t, train_timeout=max(t, limits.train_timeout), images=images,
-                                  root=root, plan=plan)
-    results = [arch]
+                                  root=root, plan=plan, data_dir=data_dir)
+    results = ctx.earlier
+    results.append(arch)
     for kind in kinds:
+        if kind.applies is not None and not kind.applies(key):
+            continue
         if kind.progress:
             say(kind.progress.format(key=key))
         results.append(kind.run(ctx))

@@ -37,6 +37,7 @@ class Plan:
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
     limits: dict[str, Any] = field(default_factory=dict)     # overrides of the sandbox Limits defaults
     training: dict[str, Any] = field(default_factory=dict)   # overrides of the TrainingBudget defaults
+    deliverables: dict[str, Any] | None = None  # the rubric's deliverables section; None: no deliverable checks
     source: str = ""  # the rubric file it was read from; "built-in:<name>" for a plan made in code
     rules: tuple[scoring.Rule, ...] = ()  # per-kind flags, per-id and pattern entries, in rubric order
 

@@ -35,6 +35,13 @@ SCHEMAS: dict[str, dict] = {
                                "layout": _TEXT, "family": _TEXT}},
     "net_eval": {"type": "object", "properties": {"features_from": _MAYBE_TEXT}},
     "ping": {"type": "object", "required": ["pid"], "properties": {"pid": {"type": "integer"}}},
+    # deliverable checks (grader/worker/model_eval.py)
+    "weights_load": {"type": "object", "required": ["format", "layout", "loaded"],
+                     "properties": {"format": {"enum": ["npz", "pickle", "torch"]}, "layout": {"enum": ["numpy", "torch"]},
+                                    "family": _TEXT, "loaded": {"type": "array", "items": _TEXT, "maxItems": 1000},
+                                    "unused": {"type": "array", "items": _TEXT, "maxItems": 50}}},
+    "net_logits_chunked": {"type": "object", "properties": {"dtype": {"enum": ["float32", "float64"]}}},
+    "cam_inputs": {"type": "object", "properties": {"features_from": _MAYBE_TEXT, "final_param": _MAYBE_TEXT}},
 }
 _VALIDATORS = {op: jsonschema.Draft202012Validator(s) for op, s in SCHEMAS.items()}
 

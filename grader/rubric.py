@@ -24,6 +24,7 @@ import yaml
 
 import grader
 from grader.checks import registry
+from grader.deliverables import settings as deliverable_settings
 from grader.checks.training import TrainingBudget
 from grader.plan import DEFAULT_POINTS, NETWORK_CHECKS, Plan
 from grader.sandbox import Limits
@@ -70,6 +71,7 @@ def schema() -> dict[str, Any]:
     data = json.loads(resources.files("grader").joinpath("schemas/rubric.schema.json").read_text())
     data["$defs"]["network_check"]["enum"] = [k.name for k in registry.network_kinds()]
     data["properties"]["points"]["properties"] = {name: {"$ref": "#/$defs/weight"} for name in registry.kind_names()}
+    data["properties"]["deliverables"] = deliverable_settings.SCHEMA
     return data
 
 
@@ -495,5 +497,6 @@ def _plan(root: yaml.Node, data: dict[str, Any], source: str) -> Plan:
         rules=rules,
         limits=_settings(data.get("limits") or {}, "limits"),
         training=_settings(data.get("training") or {}, "training"),
+        deliverables=data.get("deliverables"),
         source=source,
     )

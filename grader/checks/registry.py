@@ -15,10 +15,11 @@ Network kinds are called as ``kind.run(ctx)`` with a :class:`NetworkContext`, af
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from grader import deliverables
 from grader.checks import layers, networks, training
 from grader.checks.layers import LAYERS, LayerEvidence, LayerSpec
 from grader.checks.networks import NetEvidence
@@ -42,6 +43,9 @@ class NetworkContext:
     images: tuple | None = None           # a few held-out (images, labels) for initial_loss; labels never cross
     root: Path | None = None              # the submission folder (handed-in files live there)
     plan: Any = None                      # the grader.plan.Plan being graded (rubric settings)
+    data_dir: Any = None                  # the MNIST folder option (deliverables are judged on the full test set)
+    earlier: list = field(default_factory=list)  # this network's results so far (later kinds may read them)
+    shared: dict = field(default_factory=dict)   # work several kinds share (e.g. one test-set evaluation)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class NetworkKind:
     progress: str = ""
     default_on: bool = True
     source: Callable | None = None  # the function ``run`` calls, for describe()
+    applies: Callable[[str], bool] | None = None  # networks it makes sense for (None: all)
 
     scope = "network"
 
@@ -130,6 +135,18 @@ register(NetworkKind("training", 1.5,
                                                            timeout=c.train_timeout),
                      "own init, brief training lowers the held-out loss", needs_data=True,
                      source=training.check_own_training))
+
+
+# Deliverables (grader/deliverables): what the student handed in, judged for consistency and against
+# the model; one test-set evaluation per network serves all five. Off unless the rubric lists them.
+for _name, _doc in (("confusion_matrix", "the handed-in 10x10 test-set confusion matrix"),
+                    ("top3", "the handed-in top-3 scoring test images per class"),
+                    ("loss_log", "the handed-in train/valid loss per epoch"),
+                    ("accuracy", "the handed-in test accuracy"),
+                    ("cam", "the handed-in Class Activation Map of the shared sample")):
+    register(NetworkKind(_name, 1.0, lambda c, _n=_name: deliverables.run_kind(c, _n), _doc, default_on=False,
+                         progress="checking the deliverables of {key}" if _name == "confusion_matrix" else "",
+                         source=deliverables.deliverable_checks, applies=deliverables.applies(_name)))
 
 
 # ----------------------------------------------------------------------------- views

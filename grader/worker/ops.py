@@ -197,6 +197,8 @@ OPS = {
     "net_eval": op_net_eval,
     "net_train": op_net_train,
 }
+from .model_eval import MODEL_OPS  # noqa: E402  (imports ops lazily: no cycle at import time)
+OPS.update(MODEL_OPS)
 
 
 def reset() -> None:

@@ -14,11 +14,15 @@ from grader.rubric import schema
 
 def test_defaults_come_from_the_registry():
     assert DEFAULT_POINTS == {"forward": 1.0, "backward": 1.0, "gradcheck": 1.0, "architecture": 1.0, "logits": 1.0,
-                              "gradient": 2.0, "initial_loss": 0.5, "trajectory": 1.0, "training": 1.5}
+                              "gradient": 2.0, "initial_loss": 0.5, "trajectory": 1.0, "training": 1.5,
+                              "confusion_matrix": 1.0, "top3": 1.0, "loss_log": 1.0, "accuracy": 1.0, "cam": 1.0}
     assert NETWORK_CHECKS == ("architecture", "logits", "gradient", "gradcheck", "initial_loss", "trajectory",
                               "training")
     assert [k.name for k in registry.layer_kinds()] == ["forward", "backward", "gradcheck"]
-    assert schema()["$defs"]["network_check"]["enum"] == list(NETWORK_CHECKS)
+    # the deliverable kinds are registered but off unless a rubric lists them
+    assert schema()["$defs"]["network_check"]["enum"] == list(NETWORK_CHECKS) + [
+        "confusion_matrix", "top3", "loss_log", "accuracy", "cam"]
+    assert registry.network_kind("cam").applies("three_layer_nn") is False
 
 
 def test_every_layer_is_one_entry_with_cases_reference_and_diagnoses():
@@ -55,20 +59,20 @@ def test_a_kind_is_registered_once_and_names_are_checked(monkeypatch):
 
 
 def test_a_new_network_kind_is_one_registration(monkeypatch):
-    """What the deliverables add: a kind run on the network evidence, with its default points."""
+    """What a new kind needs: one registration, run on the network evidence, with its default points."""
     monkeypatch.setattr(registry, "NETWORK_KINDS", dict(registry.NETWORK_KINDS))
     seen = []
 
-    def top3(ctx: NetworkContext):
+    def sparkle(ctx: NetworkContext):
         seen.append((ctx.key, ctx.evidence, ctx.root))
-        return passed(f"{ctx.key}.top3", "fine")
+        return passed(f"{ctx.key}.sparkle", "fine")
 
-    register(NetworkKind("top3", 2.0, top3, "the handed-in top-3 images", default_on=False))
-    assert registry.default_points()["top3"] == 2.0
-    assert "top3" not in registry.default_network_checks()  # opt-in: rubrics name it
-    assert schema()["$defs"]["network_check"]["enum"][-1] == "top3"
-    result = registry.network_kind("top3").run(NetworkContext(session=None, key="lenet", seed=1, evidence="ev"))
-    assert result.id == "lenet.top3" and seen == [("lenet", "ev", None)]
+    register(NetworkKind("sparkle", 2.0, sparkle, "a made-up kind", default_on=False))
+    assert registry.default_points()["sparkle"] == 2.0
+    assert "sparkle" not in registry.default_network_checks()  # opt-in: rubrics name it
+    assert schema()["$defs"]["network_check"]["enum"][-1] == "sparkle"
+    result = registry.network_kind("sparkle").run(NetworkContext(session=None, key="lenet", seed=1, evidence="ev"))
+    assert result.id == "lenet.sparkle" and seen == [("lenet", "ev", None)]
 
 
 def test_check_ids_of_a_plan():

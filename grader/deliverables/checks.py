@@ -1,0 +1,163 @@
+"""The deliverable checks of one network: find the files the contract names, read them (bounded),
+evaluate the handed-in weights once, and judge each deliverable on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import grader.deliverables.evaluate as ev_mod
+import grader.deliverables.judges as judges
+import grader.deliverables.readers as readers
+import grader.deliverables.tensorboard_logs as tensorboard_logs
+from grader.deliverables.contract import FORMATS
+from grader.deliverables.readers import ReadError
+from grader.deliverables.settings import CHECKS, NO_CAM, DeliverableSettings
+from grader.results import CheckResult, error, failed
+
+#: check kind -> the file kinds it reads, in order of preference.
+SOURCES = {"confusion_matrix": ("confusion",), "top3": ("top3", "tensorboard"), "loss_log": ("loss", "tensorboard"),
+           "accuracy": ("metrics",), "cam": ("cam",)}
+
+
+def _missing(check_id: str, settings: DeliverableSettings, kinds, net: str) -> CheckResult:
+    where = " or ".join(settings.contract.expected(k, net) + ("/ (TensorBoard run)" if k == "tensorboard" else "")
+                        for k in kinds)
+    return failed(check_id, f"no file found at {where}: hand in {FORMATS[kinds[0]]}", diagnosis="missing_file")
+
+
+def _unreadable(check_id: str, exc: ReadError, rel: str) -> CheckResult:
+    return failed(check_id, f"{rel}: {exc}", diagnosis="unreadable_file")
+
+
+def applies(check: str):
+    """Which networks a deliverable kind is for: CAM needs a convolution, the rest apply to all."""
+    return (lambda key: key not in NO_CAM) if check == "cam" else None
+
+
+def run_kind(ctx, check: str) -> CheckResult:
+    """One deliverable kind for the registry: the first kind of a network to run judges all the kinds
+    the plan lists (they share one evaluation of the handed-in weights), the others read the result."""
+    if "deliverables" not in ctx.shared:
+        listed = [c for c in CHECKS if c in ctx.plan.network_checks]
+        logits_ok = any(r.id == f"{ctx.key}.logits" and r.ok for r in ctx.earlier)
+        ctx.shared["deliverables"] = {r.id: r for r in deliverable_checks(
+            ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed, logits_passed=logits_ok,
+            timeout=ctx.timeout, wanted=listed)}
+    return ctx.shared["deliverables"][f"{ctx.key}.{check}"]
+
+
+def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logits_passed: bool = False,
+                       timeout=None, wanted=CHECKS) -> list[CheckResult]:
+    """``<key>.confusion_matrix|top3|loss_log|accuracy|cam`` (those in ``wanted``), with the paths and
+    ranking of the plan's ``deliverables`` section (the contract's defaults where it has none)."""
+    settings = DeliverableSettings.from_section(getattr(plan, "deliverables", None))
+    wanted = [c for c in CHECKS if c in wanted and not (c == "cam" and key in NO_CAM)]
+    if not wanted:
+        return []
+    root = Path(session.sandbox.submission_dir)
+    contract = settings.contract
+    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    try:
+        x, labels = ev_mod.test_set(None if data_dir is None else str(data_dir))
+    except Exception as exc:  # no MNIST: nothing can be judged, say why once per check
+        return [error(f"{key}.{c}", f"the MNIST test set could not be loaded: {exc}") for c in wanted]
+    counts = np.bincount(labels, minlength=10)
+
+    weights = contract.find(root, "weights", key)
+    hint = contract.expected("weights", key).split(" or ")[0]
+    evaluation = ev_mod.Evaluation()
+    ready = ev.found and ev.options is not None
+    if weights is not None and ready and {"confusion_matrix", "top3", "loss_log", "accuracy"} & set(wanted):
+        evaluation = ev_mod.evaluate(session, ev, rel(weights), x, labels, seed, logits_passed=logits_passed,
+                                     timeout=timeout)
+    model = evaluation.outputs
+    if weights is None:
+        no_model = f" ({hint} not found)"
+    elif not ready:
+        no_model = f" (weights found, but {key}.architecture did not match, so they were not run)"
+    else:
+        no_model = f" ({evaluation.problem})" if evaluation.problem else ""
+
+    def found(kinds):
+        for kind in kinds:
+            path = contract.find(root, kind, key)
+            if path is not None and (kind != "tensorboard" or tensorboard_logs.event_files(path)):
+                return kind, path
+        return None, None
+
+    reported = None
+    metrics_path = contract.find(root, "metrics", key)
+    if metrics_path is not None:
+        try:
+            reported = readers.read_metrics(metrics_path)
+        except ReadError:
+            pass  # the accuracy check reports it
+    results = []
+    for check in wanted:
+        check_id = f"{key}.{check}"
+        try:
+            kind, path = found(SOURCES[check])
+        except ReadError as exc:
+            results.append(failed(check_id, str(exc), diagnosis="unreadable_file"))
+            continue
+        if path is None:
+            results.append(_missing(check_id, settings, SOURCES[check], key))
+            continue
+        try:
+            if check == "confusion_matrix":
+                res = judges.judge_confusion(key, readers.read_confusion(path), counts=counts,
+                                             reported_accuracy=reported, model=model, weights_hint=hint + no_model)
+            elif check == "top3":
+                top3 = readers.read_top3(path) if kind == "top3" else \
+                    tensorboard_logs.read_top3_images(path, np.round(x[:, 0] * 255).astype(np.uint8))
+                res = judges.judge_top3(key, top3, labels=labels, among=settings.top3_among, model=model,
+                                        weights_hint=hint + no_model)
+            elif check == "loss_log":
+                log = readers.read_loss(path) if kind == "loss" else tensorboard_logs.read_losses(path)
+                res = judges.judge_loss_log(key, log, model=model, weights_hint=hint + no_model)
+            elif check == "accuracy":
+                res = judges.judge_accuracy(key, readers.read_metrics(path), model=model, weights_hint=hint + no_model)
+            else:
+                res = cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint + no_model,
+                                loaded=evaluation.loaded)
+        except ReadError as exc:
+            res = _unreadable(check_id, exc, rel(path))
+        if model is not None:
+            res.figures.setdefault("model_source", model.source)
+        results.append(res)
+    return results
+
+
+def cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint, *,
+              loaded: bool = False) -> CheckResult:
+    """<net>.cam: the student's own feature maps and final weights for the shared sample, in the worker
+    (``loaded``: the evaluation left the handed-in weights in ``ev.handle``, so they are not read again)."""
+    from grader.session import CallFailure, describe_failure
+    from grader.validate import InvalidOutput
+
+    check_id = f"{key}.cam"
+    sample_path = contract.find(root, "cam_sample", key)
+    if sample_path is None:
+        return failed(check_id, f"no {contract.expected('cam_sample', key)}: hand in {FORMATS['cam_sample']}",
+                      diagnosis="missing_file")
+    sample = readers.read_cam_sample(sample_path, len(x))
+    cam = readers.read_cam(path)
+    if not (ev.found and ev.options is not None):
+        return judges.judge_cam(key, cam, sample, weights_hint=hint)
+    try:
+        if weights is not None and not loaded:
+            ev_mod.load_weights(session, ev, weights.relative_to(root).as_posix(), 0, timeout)
+        features, W_fc, _ = ev_mod.cam_inputs(session, ev, x[sample[0]], timeout)
+    except CallFailure as exc:
+        return error(check_id, f"your network's feature maps could not be computed: {describe_failure(exc)}")
+    except InvalidOutput as exc:
+        return failed(check_id, f"your network's feature maps are unusable: {exc}", diagnosis="invalid_output")
+    if features is None:
+        return failed(check_id, "the last conv layer of your network could not be found (no conv layer in its layers)",
+                      diagnosis="cam_head")
+    if weights is None:
+        return judges.judge_cam(key, cam, sample, feature_shape=features.shape, weights_hint=hint)
+    return judges.judge_cam(key, cam, sample, feature_shape=features.shape, features=features, W_fc=W_fc,
+                            form=settings.cam_form or "cam", source="your network")
