@@ -139,7 +139,7 @@ def test_judge_trajectory_says_where_the_runs_part():
 # ----------------------------------------------------------------------------- checks, in process
 
 def test_networks_no_affordable_budget_can_judge_are_uninformative_at_once(data):
-    for key in ("three_layer_cnn", "simple_convnet", "lenet"):
+    for key in ("two_layer_cnn", "three_layer_cnn", "simple_convnet", "lenet"):
         ev = net_checks.NetEvidence(key, net_checks.NETWORKS[key], True, param_names=["W1"], options={}, handle=1)
         session = NetSession()
         result = check_own_training(session, ev, 11, data, BUDGET)
