@@ -42,9 +42,10 @@ class TrainingBudget:
     eval_batch: int = 20       # images per forward when measuring accuracy (textbook im2col: ~7 MB per image)
     trajectory_steps: int = 4
     trajectory_batch: int = 16
-    #: The student's accuracy may be this much below the reference's (own init, same budget):
-    #: after 32 small steps from the handout's 0.01 init, accuracies still vary by ~0.2 with the seed.
-    accuracy_margin: float = 0.25
+    #: The student's accuracy may be this much below the reference's (own init, same budget): after
+    #: the brief run from the handout's 0.01 init, held-out accuracies vary with the seed by up to
+    #: 0.17 (MLP, 512 steps) and 0.28 (one_conv_net, 32 steps); benchmarks/own_training.py.
+    accuracy_margin: float = 0.35
 
 
 
@@ -100,8 +101,9 @@ CANNOT_JUDGE = {
 #: that diverged or stayed on its plateau would let a network that never learns pass.
 REFERENCE_MIN_DROP = 0.2
 #: The student passes when its held-out gain (ln 10 - loss after training) is at least this fraction
-#: of the reference run's gain: measured worst ratio between two seeds of the reference is >= 0.5,
-#: networks that cannot learn (all-zero weights: ~0.00; far-too-large weights: < 0) stay far below.
+#: of the reference run's gain. Measured over 6 seeds (benchmarks/own_training.py): the worst seed's
+#: gain is 0.69 (MLPs) and 0.72 (one_conv_net) of the best seed's, so a correct network clears this
+#: by 2.3x; networks that cannot learn (all-zero weights: -0.002; std-1 weights: < 0) never do.
 GAIN_FRACTION = 0.3
 #: Draws of the student's init tried before a failure is reported: a correct network must not fail
 #: because of one unlucky init seed; a broken one fails on every draw.
