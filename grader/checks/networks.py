@@ -180,8 +180,6 @@ def not_ready(check_id: str, ev: NetEvidence) -> CheckResult | None:
     return None
 
 
-_not_ready = not_ready  # the name training.py and older callers use
-
 
 # ----------------------------------------------------------------------------- architecture
 

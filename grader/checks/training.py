@@ -91,7 +91,7 @@ CANNOT_JUDGE = {
                         "its loss plateau, and one textbook im2col step of it takes about a second here"),
     "two_layer_cnn": ("at the handout's 0.01 init, 32 steps of 16 images leave the reference two-layer CNN anywhere "
                       "from learning (held-out loss 1.10) to going up (2.48) depending on its seed, and one textbook "
-                      "im2col step of it takes half a second here, so more steps are not affordable"),
+                      "im2col step of it takes half a second here"),
     "simple_convnet": ("at the handout's 0.01 init the reference SimpleConvNet itself does not learn in 32 or 64 steps "
                        "(held-out loss still ln 10), and more steps take tens of seconds"),
     "lenet": ("at the handout's 0.01 init the reference LeNet itself does not learn in 64 steps (held-out loss "
