@@ -4,13 +4,16 @@ reference and vs finite differences of the student's own loss, and the initial l
 Check ids: ``<net>.architecture``, ``<net>.logits``, ``<net>.gradient``, ``<net>.gradcheck``,
 ``<net>.initial_loss``. The student's parameters are matched to the reference's by order and
 shape (names are the student's own); Affine/Linear weights travel in the (in, out) layout.
+Each check collects its evidence in the worker (:func:`collect_logits`, ...; a worker failure
+becomes an ``error`` or ``failed`` result through :func:`attempt`), then a pure ``judge_*``
+function decides, so the judges are tested without a worker.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -18,6 +21,7 @@ from grader.checks import not_found
 from grader.checks.compare import (LOSS_RTOL, NETWORK_GRADCHECK_RTOL, NETWORK_RTOL, fmt, rel_error,
                                    scalar_rel_error)
 from grader.results import CheckResult, error, failed, passed, skipped
+from grader.session import CallFailure, describe_failure
 from grader.validate import InvalidOutput, validate_array, validate_scalar
 from reference import networks as refnets
 
@@ -30,6 +34,8 @@ NET_STEP = 1e-6
 #: layer moves thousands of ReLU units at once and some cross their kink; a few sampled
 #: coordinates keep the finite difference on one smooth piece.
 COORDINATES = 3
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,21 +82,63 @@ class NetEvidence:
     handle: Any = None
 
 
-def worker_seed(seed: int) -> int:
+
+# ----------------------------------------------------------------------------- the worker side
+
+class Worker:
+    """The session as one check uses it: every call with the check's timeout (None: the sandbox's
+    default, ``Limits.call_timeout``), and a fresh network of the student's on demand."""
+
+    def __init__(self, session, timeout: float | None = None):
+        self.session, self.timeout = session, timeout
+
+    def call(self, op: str, header: dict, arrays: dict | None = None):
+        if self.timeout is None:
+            return self.session.call(op, header, arrays)
+        return self.session.call(op, header, arrays, timeout=self.timeout)
+
+    def fresh_network(self, key: str, seed: int, tries: int = 0) -> tuple[Any, list[str], dict[str, np.ndarray]]:
+        """Construct the student's network anew (the worker may have been restarted since the last
+        check, and no check may see another's updates): (handle, parameter names, initial params).
+        ``tries`` > 0 gives the constructor another seed (a second draw of the student's init)."""
+        header, arrays = self.call("net_new", {"net": key, "kwargs": {}, "seed": worker_seed(seed, tries)})
+        names = [str(n) for n in header.get("param_names", [])]
+        params = {n: validate_array(f"parameter {n}", arrays[n]) for n in names if n in arrays}
+        if len(params) != len(names) or not names:
+            raise InvalidOutput("the network's params could not be read (expected a params dict or nn.Module parameters)")
+        return header["handle"], names, params
+
+    def renew(self, ev: "NetEvidence", seed: int, tries: int = 0) -> None:
+        """A fresh network for a check of ``ev``: its handle replaces the old one."""
+        ev.handle, _, _ = self.fresh_network(ev.key, seed, tries)
+
+    def set_params(self, ev: "NetEvidence", params: dict[str, np.ndarray]) -> None:
+        self.call("net_set_params", {"handle": ev.handle}, params)
+
+    def evaluate(self, ev: "NetEvidence", x, t, want: list[str]) -> dict[str, np.ndarray]:
+        arrays = {"x": x} if t is None else {"x": x, "t": t}
+        return self.call("net_eval", {"handle": ev.handle, "want": want}, arrays)[1]
+
+
+def worker_seed(seed: int, tries: int = 0) -> int:
     """The seed the student's constructor gets: fixed per submission (reports repeat), but derived one
     way, so it cannot be used to replay the grader's own draws (probe inputs, held-out subset)."""
-    return int(np.random.default_rng([seed, 0x5EED]).integers(2**31))
+    key = [seed, 0x5EED] if tries == 0 else [seed, 0x5EED, tries]
+    return int(np.random.default_rng(key).integers(2**31))
 
 
-def new_network(session, key: str, seed: int, timeout=None) -> tuple[Any, list[str], dict[str, np.ndarray]]:
-    """Construct the student's network in the worker: (handle, parameter names, initial params)."""
-    header, arrays = session.call("net_new", {"net": key, "kwargs": {}, "seed": worker_seed(seed)}, timeout=timeout)
-    names = [str(n) for n in header.get("param_names", [])]
-    params = {n: validate_array(f"parameter {n}", arrays[n]) for n in names if n in arrays}
-    if len(params) != len(names) or not names:
-        raise InvalidOutput("the network's params could not be read (expected a params dict or nn.Module parameters)")
-    return header["handle"], names, params
+def attempt(check_id: str, collect: Callable[[], T]) -> T | CheckResult:
+    """``collect()``'s evidence, or the result a worker failure means: ``error`` when the call got no
+    answer (the code raised, hung, crashed), ``failed`` when the answer was not valid output."""
+    try:
+        return collect()
+    except CallFailure as exc:
+        return error(check_id, describe_failure(exc))
+    except InvalidOutput as exc:
+        return failed(check_id, str(exc), diagnosis="invalid_output")
 
+
+# ----------------------------------------------------------------------------- the reference side
 
 def candidate_options(spec: NetSpec, shapes: list[tuple[int, ...]]) -> list[dict[str, Any]]:
     """Reference options to try: the variants, or for an MLP the hidden sizes read from the student."""
@@ -101,46 +149,89 @@ def candidate_options(spec: NetSpec, shapes: list[tuple[int, ...]]) -> list[dict
     return [dict(spec.options, **v) for v in spec.variants]
 
 
-def reference_network(spec: NetSpec, options: dict[str, Any], seed: int, weight_init_std="he"):
-    return refnets.Network(getattr(refnets, spec.factory)(**options), weight_init_std=weight_init_std, seed=seed)
+def reference_network(factory: str, options: dict[str, Any], seed: int, weight_init_std="he") -> refnets.Network:
+    """The one way a check builds a reference network: the handout's factory with the options the
+    student's shapes matched, weights drawn from ``seed`` (He scale, or a float std)."""
+    return refnets.Network(getattr(refnets, factory)(**options), weight_init_std=weight_init_std, seed=seed)
 
+
+def to_student(ev: NetEvidence, ref_params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reference parameters renamed to the student's names (matched by order)."""
+    return {s: ref_params[r] for s, r in zip(ev.param_names, ref_params)}
+
+
+def probe_batch(seed: int, n: int = 8, input_shape=(1, 28, 28)) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded images in [0, 1] and labels, for checks that need no real data."""
+    rng = np.random.default_rng([seed, 7])
+    return rng.uniform(0.0, 1.0, (n,) + input_shape), rng.integers(0, 10, n)
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean softmax cross-entropy, computed by the grader from logits (labels never leave the parent)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+
+def not_ready(check_id: str, ev: NetEvidence) -> CheckResult | None:
+    """The result of a later check when the architecture check found nothing to compare with."""
+    if not ev.found:
+        return failed(check_id, not_found.pointer("network", ev.key, f"{ev.key}.architecture"), diagnosis="missing")
+    if ev.options is None:
+        return skipped(check_id, f"skipped: {ev.problem}")
+    return None
+
+
+
+# ----------------------------------------------------------------------------- architecture
 
 def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[CheckResult, NetEvidence]:
     """<net>.architecture: the student's parameter shapes match the handout (or a declared variant)."""
-    from grader.session import CallFailure, describe_failure
-
     spec = NETWORKS[key]
     check_id = f"{key}.architecture"
     ev = NetEvidence(key, spec, session.has_network(key))
     if not ev.found:
         ev.problem = missing_network_message(key) + session.why_missing("networks", key)
         return failed(check_id, ev.problem, diagnosis="missing"), ev
-    try:
-        ev.handle, ev.param_names, ev.initial = new_network(session, key, seed, timeout)
-    except (*CallFailure, InvalidOutput) as exc:
-        ev.problem = f"could not construct your network: {describe_failure(exc) if isinstance(exc, CallFailure) else exc}"
+    built = attempt(check_id, lambda: Worker(session, timeout).fresh_network(key, seed))
+    if isinstance(built, CheckResult):
+        ev.problem = f"could not construct your network: {built.message}"
         return error(check_id, ev.problem), ev
+    ev.handle, ev.param_names, ev.initial = built
     shapes = [ev.initial[n].shape for n in ev.param_names]
+    result, ev.options = judge_architecture(key, spec, ev.param_names, shapes, reference_shapes(spec, shapes))
+    if ev.options is None:
+        ev.problem = "the architecture does not match, so the later checks of this network cannot compare numbers"
+    return result, ev
+
+
+def reference_shapes(spec: NetSpec, shapes: list[tuple[int, ...]]) -> list[tuple[dict[str, Any], list[tuple]]]:
+    """(options, parameter shapes) of every reference variant that can be built for the student's shapes."""
     tried = []
     for options in candidate_options(spec, shapes):
         try:
-            ref_shapes = list(reference_network(spec, options, seed).param_shapes().values())
+            ref = reference_network(spec.factory, options, 0)
         except ValueError:
             continue
-        tried.append((options, ref_shapes))
-        if [tuple(s) for s in ref_shapes] == [tuple(s) for s in shapes]:
-            ev.options = options
+        tried.append((options, [tuple(s) for s in ref.param_shapes().values()]))
+    return tried
+
+
+def judge_architecture(key: str, spec: NetSpec, names: list[str], shapes: list[tuple[int, ...]],
+                       tried: list[tuple[dict[str, Any], list[tuple]]]) -> tuple[CheckResult, dict[str, Any] | None]:
+    """The result, and the reference options whose shapes equal the student's (None: no match)."""
+    check_id = f"{key}.architecture"
+    for options, ref_shapes in tried:
+        if ref_shapes == [tuple(s) for s in shapes]:
             variant = describe_options(spec, options)
             return passed(check_id, f"{len(shapes)} parameters with the expected shapes ({variant})",
-                          variant=variant, parameters=int(sum(np.prod(s) for s in shapes))), ev
+                          variant=variant, parameters=int(sum(np.prod(s) for s in shapes))), options
     expected = tried[0][1] if tried else []
-    ev.problem = "the architecture does not match, so the later checks of this network cannot compare numbers"
-    rows = [f"{n}: {tuple(s)}" for n, s in zip(ev.param_names, shapes)]
+    rows = [f"{n}: {tuple(s)}" for n, s in zip(names, shapes)]
     return failed(check_id, "your network's parameter shapes do not match the assignment:\n"
                             f"  found:    {', '.join(rows)}\n"
                             f"  expected: {', '.join(str(tuple(s)) for s in expected)}"
                             + (f"\n  (also accepted: {'; '.join(describe_options(spec, o) for o, _ in tried[1:])})"
-                               if len(tried) > 1 else ""), diagnosis="architecture"), ev
+                               if len(tried) > 1 else ""), diagnosis="architecture"), None
 
 
 def describe_options(spec: NetSpec, options: dict[str, Any]) -> str:
@@ -152,68 +243,60 @@ def missing_network_message(key: str) -> str:
     return not_found.message("network", key)
 
 
-def to_student(ev: NetEvidence, ref_params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reference parameters renamed to the student's names (matched by order)."""
-    return {s: ref_params[r] for s, r in zip(ev.param_names, ref_params)}
+# ----------------------------------------------------------------------------- logits
+
+@dataclass
+class LogitsTrial:
+    """The student's logits and loss with one reference network's weights, and the reference's."""
+
+    options: dict[str, Any]
+    logits: np.ndarray
+    loss: float
+    ref_logits: np.ndarray
+    ref_loss: float
+
+    @property
+    def error(self) -> float:
+        return rel_error(self.logits, self.ref_logits)
 
 
-def _eval(session, ev: NetEvidence, x, t, want, timeout):
-    header, arrays = session.call("net_eval", {"handle": ev.handle, "want": want}, {"x": x, "t": t}, timeout=timeout)
-    return arrays
-
-
-def _recreate(session, ev: NetEvidence, seed: int, timeout):
-    """A network handle valid in the current worker (the worker may have been restarted)."""
-    ev.handle, _, _ = new_network(session, ev.key, seed, timeout)
-
-
-def _not_ready(check_id: str, ev: NetEvidence) -> CheckResult | None:
-    if not ev.found:
-        return failed(check_id, not_found.pointer("network", ev.key, f"{ev.key}.architecture"), diagnosis="missing")
-    if ev.options is None:
-        return skipped(check_id, f"skipped: {ev.problem}")
-    return None
-
-
-def probe_batch(seed: int, n: int = 8, input_shape=(1, 28, 28)) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded images in [0, 1] and labels, for checks that need no real data."""
-    rng = np.random.default_rng([seed, 7])
-    return rng.uniform(0.0, 1.0, (n,) + input_shape), rng.integers(0, 10, n)
-
-
-def check_logits(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResult:
-    """<net>.logits: with the reference's weights, the student's logits and loss equal the reference's."""
-    from grader.session import CallFailure, describe_failure
-
-    check_id = f"{ev.key}.logits"
-    if (res := _not_ready(check_id, ev)) is not None:
-        return res
+def collect_logits(worker: Worker, ev: NetEvidence, seed: int) -> list[LogitsTrial]:
+    """Logits and loss with the reference's weights; a Leaky-ReLU network is tried on each slope
+    until one matches (the slope is the student's choice)."""
     x, t = probe_batch(seed)
     options_list = [ev.options]
     if ev.spec.options.get("activation") == "lrelu":
         options_list = [dict(ev.options, alpha=a) for a in LRELU_ALPHAS]
-    try:
-        _recreate(session, ev, seed, timeout)
-        results = []
-        for options in options_list:
-            net = reference_network(ev.spec, options, seed)
-            session.call("net_set_params", {"handle": ev.handle}, to_student(ev, net.params), timeout=timeout)
-            out = _eval(session, ev, x, t, ["logits", "loss"], timeout)
-            logits = validate_array("logits", out.get("logits"), shape=(len(x), 10))
-            loss = validate_scalar("loss", out.get("loss"))
-            ref_logits, ref_loss = net.predict(x), net.loss(x, t)
-            err = rel_error(logits, ref_logits)
-            results.append((err, options, logits, loss, ref_logits, ref_loss))
-            if err <= NETWORK_RTOL:
-                break
-    except CallFailure as exc:
-        return error(check_id, describe_failure(exc))
-    except InvalidOutput as exc:
-        return failed(check_id, str(exc), diagnosis="invalid_output")
-    err, options, logits, loss, ref_logits, ref_loss = min(results, key=lambda r: r[0])
-    loss_err = scalar_rel_error(loss, ref_loss)
-    figures = {"logits_rel_error": err, "loss_rel_error": loss_err, "loss": loss, "reference_loss": float(ref_loss)}
-    note = f" (Leaky-ReLU alpha = {options['alpha']})" if "alpha" in options and len(options_list) > 1 else ""
+    worker.renew(ev, seed)
+    trials = []
+    for options in options_list:
+        net = reference_network(ev.spec.factory, options, seed)
+        worker.set_params(ev, to_student(ev, net.params))
+        out = worker.evaluate(ev, x, t, ["logits", "loss"])
+        trials.append(LogitsTrial(options, validate_array("logits", out.get("logits"), shape=(len(x), 10)),
+                                  validate_scalar("loss", out.get("loss")), net.predict(x), float(net.loss(x, t))))
+        if trials[-1].error <= NETWORK_RTOL:
+            break
+    return trials
+
+
+def check_logits(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResult:
+    """<net>.logits: with the reference's weights, the student's logits and loss equal the reference's."""
+    check_id = f"{ev.key}.logits"
+    if (res := not_ready(check_id, ev)) is not None:
+        return res
+    trials = attempt(check_id, lambda: collect_logits(Worker(session, timeout), ev, seed))
+    return trials if isinstance(trials, CheckResult) else judge_logits(ev.key, trials)
+
+
+def judge_logits(key: str, trials: list[LogitsTrial]) -> CheckResult:
+    """Logits equal (or equal up to a per-sample constant), else which part differs: softmax, loss, forward."""
+    check_id = f"{key}.logits"
+    best = min(trials, key=lambda r: r.error)
+    err, logits, ref_logits = best.error, best.logits, best.ref_logits
+    loss_err = scalar_rel_error(best.loss, best.ref_loss)
+    figures = {"logits_rel_error": err, "loss_rel_error": loss_err, "loss": best.loss, "reference_loss": best.ref_loss}
+    note = f" (Leaky-ReLU alpha = {best.options['alpha']})" if "alpha" in best.options else ""
     if err <= NETWORK_RTOL and loss_err <= LOSS_RTOL:
         return passed(check_id, f"logits and loss equal the reference's with the same weights{note} "
                                 f"(relative errors {fmt(err)}, {fmt(loss_err)})", **figures)
@@ -228,34 +311,41 @@ def check_logits(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResu
                                 "affine layer's output and leave the softmax to the loss", diagnosis="returns_probabilities",
                       **figures)
     if err <= NETWORK_RTOL:
-        return failed(check_id, f"logits match but the loss differs: yours {fmt(loss)}, reference {fmt(float(ref_loss))} "
-                                f"(is the loss a mean over the batch of the cross-entropy?)", diagnosis="loss", **figures)
+        return failed(check_id, f"logits match but the loss differs: yours {fmt(best.loss)}, reference "
+                                f"{fmt(best.ref_loss)} (is the loss a mean over the batch of the cross-entropy?)",
+                      diagnosis="loss", **figures)
     return failed(check_id, f"with the reference's weights your logits differ from the reference's "
                             f"(relative error {fmt(err)}): look at the forward of your layers, in the order of "
                             f"the network", diagnosis="forward", **figures)
 
 
+# ----------------------------------------------------------------------------- gradient
+
+def collect_gradient(worker: Worker, ev: NetEvidence, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(the student's gradient, the reference's), by student parameter name, at the reference's weights."""
+    x, t = probe_batch(seed, n=4)
+    net = reference_network(ev.spec.factory, ev.options, seed)
+    worker.renew(ev, seed)
+    worker.set_params(ev, to_student(ev, net.params))
+    out = worker.evaluate(ev, x, t, ["gradient"])
+    grads = {s: validate_array(f"gradient of {s}", out.get(f"grad.{s}"), shape=net.params[r].shape)
+             for s, r in zip(ev.param_names, net.params)}
+    return grads, to_student(ev, net.gradient(x, t))
+
+
 def check_gradient(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResult:
     """<net>.gradient: the student's gradient() equals the reference's, parameter by parameter."""
-    from grader.session import CallFailure, describe_failure
-
     check_id = f"{ev.key}.gradient"
-    if (res := _not_ready(check_id, ev)) is not None:
+    if (res := not_ready(check_id, ev)) is not None:
         return res
-    x, t = probe_batch(seed, n=4)
-    net = reference_network(ev.spec, ev.options, seed)
-    try:
-        _recreate(session, ev, seed, timeout)
-        session.call("net_set_params", {"handle": ev.handle}, to_student(ev, net.params), timeout=timeout)
-        out = _eval(session, ev, x, t, ["gradient"], timeout)
-        grads = {s: validate_array(f"gradient of {s}", out.get(f"grad.{s}"), shape=net.params[r].shape)
-                 for s, r in zip(ev.param_names, net.params)}
-    except CallFailure as exc:
-        return error(check_id, describe_failure(exc))
-    except InvalidOutput as exc:
-        return failed(check_id, str(exc), diagnosis="invalid_output")
-    ref = net.gradient(x, t)
-    errors = {s: rel_error(grads[s], ref[r]) for s, r in zip(ev.param_names, ref)}
+    found = attempt(check_id, lambda: collect_gradient(Worker(session, timeout), ev, seed))
+    return found if isinstance(found, CheckResult) else judge_gradient(ev.key, ev.param_names, *found)
+
+
+def judge_gradient(key: str, names: list[str], grads: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> CheckResult:
+    """Every parameter's gradient equals the reference's; else where backprop goes wrong."""
+    check_id = f"{key}.gradient"
+    errors = {s: rel_error(grads[s], ref[s]) for s in names}
     wrong = [s for s, e in errors.items() if e > NETWORK_RTOL]
     figures = {"max_rel_error": max(errors.values()), "per_parameter": errors}
     if not wrong:
@@ -263,7 +353,7 @@ def check_gradient(session, ev: NetEvidence, seed: int, timeout=None) -> CheckRe
                                 f"(max relative error {fmt(max(errors.values()))})", **figures)
     return failed(check_id, f"gradients differ from the reference for {', '.join(wrong)} "
                             f"(right: {', '.join(s for s in errors if s not in wrong) or 'none'}). "
-                            + locate_backward_bug(ev.param_names, wrong), diagnosis="gradient", **figures)
+                            + locate_backward_bug(names, wrong), diagnosis="gradient", **figures)
 
 
 def locate_backward_bug(names: list[str], wrong: list[str]) -> str:
@@ -282,36 +372,41 @@ def locate_backward_bug(names: list[str], wrong: list[str]) -> str:
             f"before it, and the backward of the layer owning {last_wrong}.")
 
 
-def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResult:
-    """<net>.gradcheck: gradient() agrees with finite differences of the student's own loss()."""
-    from grader.session import CallFailure, describe_failure
+# ----------------------------------------------------------------------------- gradcheck
 
-    check_id = f"{ev.key}.gradcheck"
-    if (res := _not_ready(check_id, ev)) is not None:
-        return res
+def collect_gradcheck(worker: Worker, ev: NetEvidence, seed: int) -> list[tuple[str, float, float]]:
+    """Per parameter: (name, finite difference of the student's loss along a sparse direction, the
+    student's gradient along it), at the reference's weights."""
     x, t = probe_batch(seed, n=4)
     rng = np.random.default_rng([seed, 11])
-    params = to_student(ev, reference_network(ev.spec, ev.options, seed).params)
+    params = to_student(ev, reference_network(ev.spec.factory, ev.options, seed).params)
+    worker.renew(ev, seed)
+    worker.set_params(ev, params)
+    out = worker.evaluate(ev, x, t, ["gradient"])
     rows = []
-    try:
-        _recreate(session, ev, seed, timeout)
-        session.call("net_set_params", {"handle": ev.handle}, params, timeout=timeout)
-        out = _eval(session, ev, x, t, ["gradient"], timeout)
-        for name in ev.param_names:
-            g = validate_array(f"gradient of {name}", out.get(f"grad.{name}"), shape=params[name].shape)
-            v = sparse_direction(rng, params[name].shape)
-            losses = []
-            for sign in (1.0, -1.0):
-                moved = dict(params, **{name: params[name] + sign * NET_STEP * v})
-                session.call("net_set_params", {"handle": ev.handle}, moved, timeout=timeout)
-                losses.append(validate_scalar("loss", _eval(session, ev, x, t, ["loss"], timeout).get("loss")))
-            session.call("net_set_params", {"handle": ev.handle}, params, timeout=timeout)
-            fd = (losses[0] - losses[1]) / (2 * NET_STEP)
-            rows.append((name, fd, float(np.sum(g * v))))
-    except CallFailure as exc:
-        return error(check_id, describe_failure(exc))
-    except InvalidOutput as exc:
-        return failed(check_id, str(exc), diagnosis="invalid_output")
+    for name in ev.param_names:
+        g = validate_array(f"gradient of {name}", out.get(f"grad.{name}"), shape=params[name].shape)
+        v = sparse_direction(rng, params[name].shape)
+        losses = []
+        for sign in (1.0, -1.0):
+            worker.set_params(ev, dict(params, **{name: params[name] + sign * NET_STEP * v}))
+            losses.append(validate_scalar("loss", worker.evaluate(ev, x, t, ["loss"]).get("loss")))
+        worker.set_params(ev, params)
+        rows.append((name, (losses[0] - losses[1]) / (2 * NET_STEP), float(np.sum(g * v))))
+    return rows
+
+
+def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResult:
+    """<net>.gradcheck: gradient() agrees with finite differences of the student's own loss()."""
+    check_id = f"{ev.key}.gradcheck"
+    if (res := not_ready(check_id, ev)) is not None:
+        return res
+    rows = attempt(check_id, lambda: collect_gradcheck(Worker(session, timeout), ev, seed))
+    return rows if isinstance(rows, CheckResult) else judge_gradcheck(ev.key, ev.param_names, rows)
+
+
+def judge_gradcheck(key: str, names: list[str], rows: list[tuple[str, float, float]]) -> CheckResult:
+    check_id = f"{key}.gradcheck"
     # floor: rounding noise of the loss difference is ~1e-9; a derivative of that size is zero.
     errors = {n: scalar_rel_error(fd, an, floor=1e-4) for n, fd, an in rows}
     wrong = [n for n, e in errors.items() if e > NETWORK_GRADCHECK_RTOL]
@@ -320,7 +415,7 @@ def check_gradcheck(session, ev: NetEvidence, seed: int, timeout=None) -> CheckR
         return passed(check_id, f"gradient() matches finite differences of your loss() for all {len(rows)} "
                                 f"parameters (max relative error {fmt(max(errors.values()))})", **figures)
     return failed(check_id, f"gradient() disagrees with finite differences of your own loss() for "
-                            f"{', '.join(wrong)}. " + locate_backward_bug(ev.param_names, wrong),
+                            f"{', '.join(wrong)}. " + locate_backward_bug(names, wrong),
                   diagnosis="gradient", **figures)
 
 
@@ -332,30 +427,34 @@ def sparse_direction(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
     return v.reshape(shape)
 
 
+# ----------------------------------------------------------------------------- initial loss
+
+def collect_initial_loss(worker: Worker, ev: NetEvidence, seed: int, images=None) -> float:
+    """The cross-entropy of a fresh network's logits (its own initial weights), computed here."""
+    x, t = images if images is not None else probe_batch(seed, n=16)
+    worker.renew(ev, seed)
+    worker.set_params(ev, ev.initial)
+    logits = worker.evaluate(ev, x, None, ["logits"]).get("logits")
+    return cross_entropy(validate_array("logits", logits, shape=(len(x), 10)), t)
+
+
 def check_initial_loss(session, ev: NetEvidence, seed: int, images=None, timeout=None) -> CheckResult:
     """<net>.initial_loss: a freshly initialised network starts near ln(10) = 2.3026.
 
     The loss is the cross-entropy of the student's logits, computed here: the labels (held-out
     MNIST ones when ``images`` comes from the data) are never sent.
     """
-    from grader.checks.training import cross_entropy
-    from grader.session import CallFailure, describe_failure
-
     check_id = f"{ev.key}.initial_loss"
     if not ev.found:
-        return _not_ready(check_id, ev)
+        return not_ready(check_id, ev)
     if not ev.initial:
         return skipped(check_id, f"skipped: {ev.problem}")
-    x, t = images if images is not None else probe_batch(seed, n=16)
-    try:
-        _recreate(session, ev, seed, timeout)
-        session.call("net_set_params", {"handle": ev.handle}, ev.initial, timeout=timeout)
-        _, out = session.call("net_eval", {"handle": ev.handle, "want": ["logits"]}, {"x": x}, timeout=timeout)
-        loss = cross_entropy(validate_array("logits", out.get("logits"), shape=(len(x), 10)), t)
-    except CallFailure as exc:
-        return error(check_id, describe_failure(exc))
-    except InvalidOutput as exc:
-        return failed(check_id, str(exc), diagnosis="invalid_output")
+    loss = attempt(check_id, lambda: collect_initial_loss(Worker(session, timeout), ev, seed, images))
+    return loss if isinstance(loss, CheckResult) else judge_initial_loss(ev.key, loss)
+
+
+def judge_initial_loss(key: str, loss: float) -> CheckResult:
+    check_id = f"{key}.initial_loss"
     figures = {"loss": loss, "expected": LN10, "tolerance": INITIAL_LOSS_TOL}
     if abs(loss - LN10) <= INITIAL_LOSS_TOL:
         return passed(check_id, f"fresh network starts at loss {loss:.4f} (ln 10 = {LN10:.4f})", **figures)

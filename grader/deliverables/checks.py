@@ -11,6 +11,8 @@ import grader.deliverables.evaluate as ev_mod
 import grader.deliverables.judges as judges
 import grader.deliverables.readers as readers
 import grader.deliverables.tensorboard_logs as tensorboard_logs
+from grader.session import CallFailure, describe_failure
+from grader.validate import InvalidOutput
 from grader.deliverables.contract import FORMATS
 from grader.deliverables.readers import ReadError
 from grader.deliverables.settings import CHECKS, NO_CAM, DeliverableSettings
@@ -134,8 +136,6 @@ def cam_check(session, key, ev, contract, root, path, x, weights, timeout, setti
               loaded: bool = False) -> CheckResult:
     """<net>.cam: the student's own feature maps and final weights for the shared sample, in the worker
     (``loaded``: the evaluation left the handed-in weights in ``ev.handle``, so they are not read again)."""
-    from grader.session import CallFailure, describe_failure
-    from grader.validate import InvalidOutput
 
     check_id = f"{key}.cam"
     sample_path = contract.find(root, "cam_sample", key)

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from grader.session import CallFailure, describe_failure
+from grader.checks.networks import Worker, reference_network
 from grader.deliverables.judges import ModelOutputs
 from grader.validate import InvalidOutput, validate_array
 
@@ -51,9 +53,7 @@ def test_set(data_dir: str | None):
 
 def load_weights(session, ev, rel: str, seed: int, timeout=None) -> dict:
     """A fresh handle of the student's network with the handed-in weights loaded (in the worker)."""
-    from grader.checks.networks import new_network
-
-    ev.handle, _, _ = new_network(session, ev.key, seed, timeout)
+    Worker(session, timeout).renew(ev, seed)
     header, _ = session.call("weights_load", {"handle": ev.handle, "path": rel}, timeout=timeout)
     return header
 
@@ -75,10 +75,9 @@ def reference_logits(ev, params: dict[str, np.ndarray], x: np.ndarray) -> np.nda
     parameters (NumPy layout): the float32 a framework would use, never a float64 NumPy pass."""
     import torch
 
-    from grader.checks.networks import reference_network
     from reference.torch_networks import TorchNetwork, load_numpy_params
 
-    ref = reference_network(ev.spec, ev.options, 0)
+    ref = reference_network(ev.spec.factory, ev.options, 0)
     module = TorchNetwork(ref.spec, (1, 28, 28))
     load_numpy_params(module, dict(zip(ref.params, (params[n] for n in ev.param_names))))
     layers = module.layers.float().eval()
@@ -109,7 +108,6 @@ def evaluate(session, ev, rel: str, x: np.ndarray, labels: np.ndarray, seed: int
     is timed on :data:`PROBE_IMAGES` images first; when the whole set would take more than
     ``budget`` seconds and ``<net>.logits`` proved it equal to the reference, the reference runs
     here with the student's weights (torch float32)."""
-    from grader.session import CallFailure, describe_failure
 
     result = Evaluation()
     started = time.monotonic()

@@ -30,6 +30,33 @@ def materialise(bug: dict, dest: Path) -> Path:
     return dest
 
 
+#: Check kinds of the shipped rubrics; each must be failed by some planted bug.
+SHIPPED = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "rubrics").glob("*.yaml"))]
+
+
+def plan_for(bug: dict) -> Plan:
+    """The bug's own plan (a few checks of one network, no layers) or the layer-and-gradient plan."""
+    if "plan" not in bug:
+        return PLAN
+    return Plan(f"bugs-{bug['name']}", layers=(), networks=tuple(bug["plan"]["networks"]),
+                network_checks=tuple(bug["plan"]["network_checks"]))
+
+
+def kind(check_id: str) -> str:
+    """`layers.backward` for layers.affine.backward, `network.training` for three_layer_nn.training."""
+    parts = check_id.split(".")
+    return f"{'layers' if parts[0] == 'layers' else 'network'}.{parts[-1]}"
+
+
+def test_every_check_kind_of_the_shipped_rubrics_has_a_bug_that_fails_it():
+    kinds = {f"layers.{k}" for r in SHIPPED for k in ("forward", "backward", "gradcheck") if r.get("layers")}
+    kinds |= {f"network.{k}" for r in SHIPPED if r.get("networks") for k in r.get("network_checks", [])}
+    caught = {kind(c) for bug in BUGS for c in bug["expect_failed"]}
+    assert kinds - caught == set()
+    assert {"zero_init_weights", "large_init_weights"} <= {b["name"] for b in BUGS
+                                                           if "three_layer_nn.training" in b["expect_failed"]}
+
+
 @pytest.fixture(scope="module")
 def clean_report(tmp_path_factory):
     return grade(materialise({"file": "common/layers.py", "old": "class Relu", "new": "class Relu"},
@@ -43,7 +70,7 @@ def test_the_sample_passes_every_check_of_the_bug_plan(clean_report):
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b["name"] for b in BUGS])
 def test_planted_bug_is_caught_and_named(bug, tmp_path, clean_report):
-    report = grade(materialise(bug, tmp_path / "sub"), assignment=PLAN, seed=5)
+    report = grade(materialise(bug, tmp_path / "sub"), assignment=plan_for(bug), seed=5)
     status = {c.id: c.status for c in report.checks}
     for check_id in bug["expect_failed"]:
         assert status[check_id] in ("failed", "error"), (check_id, status[check_id])
@@ -51,9 +78,12 @@ def test_planted_bug_is_caught_and_named(bug, tmp_path, clean_report):
         assert status[check_id] == "error", check_id
     for check_id in bug.get("expect_passed", []):
         assert status[check_id] == "passed", check_id
-    # The diagnosis is named on the layer's backward or forward check.
-    layer_checks = [c for c in report.checks if c.id.startswith(f"layers.{bug['layer']}.")]
-    assert bug["diagnosis"] in {c.diagnosis for c in layer_checks}, [(c.id, c.diagnosis) for c in layer_checks]
+    # The diagnosis is named on the layer's backward or forward check (a network bug: on a network check).
+    if bug["layer"] == "network":
+        named = [c for c in report.checks if not c.id.startswith("layers.") and c.id not in ("load", "integrity")]
+    else:
+        named = [c for c in report.checks if c.id.startswith(f"layers.{bug['layer']}.")]
+    assert bug["diagnosis"] in {c.diagnosis for c in named}, [(c.id, c.diagnosis) for c in named]
     # Nothing outside the bug's reach changed: every check that fails is one the bug explains.
     newly_broken = {i for i, s in status.items() if s != "passed"}
     reach = set(bug["expect_failed"]) | {f"layers.{bug['layer']}.{k}" for k in ("forward", "backward", "gradcheck")}

@@ -22,8 +22,8 @@ def test_grading_twice_gives_the_identical_report(tmp_path, data_dir):
     elsewhere = shutil.copytree(SAMPLE, tmp_path / "elsewhere")
     moved = grade(elsewhere, assignment=PLAN, data_dir=data_dir, limits=LIMITS, budget=BUDGET)
     assert fingerprint(first) == fingerprint(again) == fingerprint(moved)
-    # every check passes, the trajectory's training included; in 6 steps the reference itself does not
-    # learn, so own training says it cannot judge (the same way each time) instead of passing
+    # every check passes, the trajectory's training included; the two-layer CNN's own training cannot
+    # be judged in an affordable budget, so it says so (the same way each time) instead of passing
     assert {c.id: c.status for c in first.checks if c.status != "passed"} == {"two_layer_cnn.training": "skipped"}
-    assert "in 6 steps the reference network itself did not learn for 3 seeds" in first.by_id()["two_layer_cnn.training"].message
+    assert "no affordable budget" in first.by_id()["two_layer_cnn.training"].message
     assert first.by_id()["two_layer_cnn.trajectory"].status == "passed"
