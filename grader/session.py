@@ -51,6 +51,7 @@ class Session:
         self._needs_load = True
         self._restart_next = False
         self._environment_proven = False
+        self._timed_out: dict[tuple, float] = {}  # layer call kind -> the time limit it already ran out of
 
     def load(self) -> dict[str, Any]:
         """Import the submission in the worker; returns what was found (see docs: `load`).
@@ -99,6 +100,13 @@ class Session:
     def call(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
              timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
         """One request to the worker; a dead worker is replaced (and reloaded) first."""
+        kind = _call_kind(op, header, arrays)
+        limit = self.sandbox.limits.call_timeout if timeout is None else float(timeout)
+        if kind in self._timed_out and limit <= self._timed_out[kind]:
+            # the same call of the same layer already had at least this long: answering at once
+            # spares a worker restart and a reload per case (a hung backward cost one per case)
+            raise sb.WorkerTimeout(f"'{op}' timed out after {self._timed_out[kind]:g} s (an earlier call of this "
+                                   f"layer; not run again)")
         if not self.sandbox.alive or self._restart_next:
             self.sandbox.restart()
             self.restarts += 1
@@ -115,8 +123,10 @@ class Session:
             self._restart_next = True  # the reply channel holds what student code wrote: start afresh
             self._needs_load = True
             raise
-        except sb.WorkerError:
+        except sb.WorkerError as exc:
             self._needs_load = True
+            if kind is not None and isinstance(exc, sb.WorkerTimeout) and "total time limit" not in str(exc):
+                self._timed_out[kind] = limit
             raise
         except sb.StudentError as exc:
             self._rule_out_environment(f"{exc.type}: {exc.message}")
@@ -150,6 +160,14 @@ class Session:
         """`` (the statement that would have defined Convolution failed ...)`` for a key not found, or ''."""
         why = (self.inventory.get("missing_because") or {}).get(kind, {}).get(key)
         return f" ({why})" if why else ""
+
+
+def _call_kind(op: str, header: dict | None, arrays: dict | None) -> tuple | None:
+    """What makes two layer calls "the same" for the timeout rule: op, layer and the arrays sent
+    (a forward alone differs from forward + backward); None for calls that are not a layer's."""
+    if not header or "layer" not in header:
+        return None
+    return op, str(header["layer"]), tuple(sorted(arrays or {}))
 
 
 def describe_failure(exc: BaseException) -> str:
