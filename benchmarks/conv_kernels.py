@@ -13,13 +13,16 @@ ratio < 1 for each shape, >= 30 % over the three) and the peak RSS of the proces
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.layers import Convolution, Pooling
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's reference, not an installed one
+from reference.layers import Convolution, Pooling  # noqa: E402
 
 # (label, input (N, C, H, W), pool (ph, pw, stride)): 2x2/2 max pooling after the first two convs.
 POOLS = [

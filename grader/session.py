@@ -2,7 +2,9 @@
 
 Every call goes through :meth:`Session.call`; when a call kills the worker (timeout, crash,
 memory), the next call starts a fresh worker on a fresh copy and loads the submission
-again, so one bad check never takes the others down with it.
+again, so one bad check never takes the others down with it. A layer call that cost the worker
+once is not run again with no more time: its failure is the answer (one restart per hung
+layer, not one per case).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class Session:
         self._needs_load = True
         self._restart_next = False
         self._environment_proven = False
-        self._timed_out: dict[tuple, float] = {}  # layer call kind -> the time limit it already ran out of
+        self._cost_worker: dict[tuple, tuple[float, Exception]] = {}  # layer call kind -> (time it had, failure)
 
     def load(self) -> dict[str, Any]:
         """Import the submission in the worker; returns what was found (see docs: `load`).
@@ -102,11 +104,11 @@ class Session:
         """One request to the worker; a dead worker is replaced (and reloaded) first."""
         kind = _call_kind(op, header, arrays)
         limit = self.sandbox.limits.call_timeout if timeout is None else float(timeout)
-        if kind in self._timed_out and limit <= self._timed_out[kind]:
-            # the same call of the same layer already had at least this long: answering at once
-            # spares a worker restart and a reload per case (a hung backward cost one per case)
-            raise sb.WorkerTimeout(f"'{op}' timed out after {self._timed_out[kind]:g} s (an earlier call of this "
-                                   f"layer; not run again)")
+        if kind in self._cost_worker and limit <= self._cost_worker[kind][0]:
+            # The same call of the same layer already cost the worker (timed out, killed it, ran it
+            # out of memory) with at least this much time: answer with that failure at once, which
+            # spares a restart and a reload per case (a hung backward cost one per case).
+            raise self._cost_worker[kind][1]
         if not self.sandbox.alive or self._restart_next:
             self.sandbox.restart()
             self.restarts += 1
@@ -125,14 +127,16 @@ class Session:
             raise
         except sb.WorkerError as exc:
             self._needs_load = True
-            if kind is not None and isinstance(exc, sb.WorkerTimeout) and "total time limit" not in str(exc):
-                self._timed_out[kind] = limit
+            if kind is not None and "total time limit" not in str(exc):
+                self._cost_worker[kind] = (limit, exc)
             raise
         except sb.StudentError as exc:
             self._rule_out_environment(f"{exc.type}: {exc.message}")
             # Out of memory (or threads) leaves the worker crippled for later checks: start afresh.
             if exc.type == "MemoryError" or any(m in exc.message for m in EXHAUSTED):
                 self._restart_next = True
+                if kind is not None:
+                    self._cost_worker[kind] = (limit, exc)
             raise
 
     def _rule_out_environment(self, text: str) -> None:
@@ -163,7 +167,7 @@ class Session:
 
 
 def _call_kind(op: str, header: dict | None, arrays: dict | None) -> tuple | None:
-    """What makes two layer calls "the same" for the timeout rule: op, layer and the arrays sent
+    """What makes two layer calls "the same" for replaying a failure: op, layer and the arrays sent
     (a forward alone differs from forward + backward); None for calls that are not a layer's."""
     if not header or "layer" not in header:
         return None
