@@ -1,6 +1,7 @@
 """Forward+backward time of the NumPy Convolution and Pooling on the PA2 shapes, next to torch.
 
     nice -n 10 python benchmarks/conv_kernels.py [--repeat 3]
+    OPENBLAS_NUM_THREADS=1 nice -n 10 python benchmarks/conv_kernels.py --torch-threads 1  # one core each
 
 For each layer: reference.layers.Convolution (float64), torch conv2d via autograd in float64
 and float32 (input and weights require grad, as inside a network), and one NumPy matmul
@@ -12,6 +13,7 @@ ratio < 1 for each shape, >= 30 % over the three) and the peak RSS of the proces
 """
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -91,9 +93,13 @@ def matmul_same_flops(flops):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--torch-threads", type=int, help="torch's threads (NumPy's: OPENBLAS_NUM_THREADS)")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     rng = np.random.default_rng(0)
-    print(f"torch threads {torch.get_num_threads()}, numpy {np.__version__}, "
+    print(f"torch threads {torch.get_num_threads()}, OPENBLAS_NUM_THREADS "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, numpy {np.__version__}, "
           f"torch {torch.__version__}")
     header = (f"{'layer':30s} {'GFLOP':>6s} {'numpy':>8s} {'torch64':>8s} {'torch32':>8s} "
               f"{'matmul':>8s} {'np/t64':>7s} {'np/t32':>7s} {'np/mm':>6s}")

@@ -131,7 +131,8 @@ class Convolution:
         out = np.empty((FN, out_h, out_w, x.shape[0]))                  # batch last, like the columns
         for part in self._chunks(x):
             col, _ = self._columns(x, part)                              # (C*FH*FW, OH*OW*n)
-            out[..., part] = (W_row @ col).reshape(FN, out_h, out_w, -1)
+            # (OH*OW*n, C*FH*FW) @ (C*FH*FW, FN): OpenBLAS is far faster with the long axis as rows
+            out[..., part] = (col.T @ W_row.T).T.reshape(FN, out_h, out_w, -1)
         out += self.b.reshape(FN, 1, 1, 1)
         return out.transpose(3, 0, 1, 2)                                 # (N, FN, OH, OW), a view
 
@@ -139,16 +140,16 @@ class Convolution:
         FN, _, FH, FW = self.W.shape
         x = self.x
         W_row = self.W.reshape(FN, -1)                                   # (FN, C*FH*FW)
-        dW = np.zeros_like(W_row)
+        dW_col = np.zeros(W_row.shape[::-1])                             # (C*FH*FW, FN)
         dx = np.empty(x.shape[1:] + x.shape[:1])                         # (C, H, W, N)
         dout_last = dout.transpose(1, 2, 3, 0)                           # (FN, OH, OW, N), a view
         for part in self._chunks(x):
             col, shape = self._columns(x, part)                          # (C*FH*FW, OH*OW*n)
             dout_row = np.ascontiguousarray(dout_last[..., part]).reshape(FN, -1)  # (FN, OH*OW*n)
-            dW += dout_row @ col.T
+            dW_col += col @ dout_row.T                                   # long axis as rows, as above
             dcol = W_row.T @ dout_row                                    # (C*FH*FW, OH*OW*n)
             dx[..., part] = col2im_batch_last(dcol, shape, FH, FW, self.stride, self.pad)
-        self.dW = dW.reshape(self.W.shape)
+        self.dW = dW_col.T.reshape(self.W.shape)
         self.db = dout.sum(axis=(0, 2, 3))
         return dx.transpose(3, 0, 1, 2)                                  # (N, C, H, W), a view
 
