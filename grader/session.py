@@ -2,7 +2,9 @@
 
 Every call goes through :meth:`Session.call`; when a call kills the worker (timeout, crash,
 memory), the next call starts a fresh worker on a fresh copy and loads the submission
-again, so one bad check never takes the others down with it.
+again, so one bad check never takes the others down with it. A layer call that cost the worker
+once is not run again with no more time: its failure is the answer (one restart per hung
+layer, not one per case).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Session:
         self._needs_load = True
         self._restart_next = False
         self._environment_proven = False
+        self._cost_worker: dict[tuple, tuple[float, Exception]] = {}  # layer call kind -> (time it had, failure)
 
     def load(self) -> dict[str, Any]:
         """Import the submission in the worker; returns what was found (see docs: `load`).
@@ -99,6 +102,13 @@ class Session:
     def call(self, op: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
              timeout: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
         """One request to the worker; a dead worker is replaced (and reloaded) first."""
+        kind = _call_kind(op, header, arrays)
+        limit = self.sandbox.limits.call_timeout if timeout is None else float(timeout)
+        if kind in self._cost_worker and limit <= self._cost_worker[kind][0]:
+            # The same call of the same layer already cost the worker (timed out, killed it, ran it
+            # out of memory) with at least this much time: answer with that failure at once, which
+            # spares a restart and a reload per case (a hung backward cost one per case).
+            raise self._cost_worker[kind][1]
         if not self.sandbox.alive or self._restart_next:
             self.sandbox.restart()
             self.restarts += 1
@@ -115,14 +125,18 @@ class Session:
             self._restart_next = True  # the reply channel holds what student code wrote: start afresh
             self._needs_load = True
             raise
-        except sb.WorkerError:
+        except sb.WorkerError as exc:
             self._needs_load = True
+            if kind is not None and "total time limit" not in str(exc):
+                self._cost_worker[kind] = (limit, exc)
             raise
         except sb.StudentError as exc:
             self._rule_out_environment(f"{exc.type}: {exc.message}")
             # Out of memory (or threads) leaves the worker crippled for later checks: start afresh.
             if exc.type == "MemoryError" or any(m in exc.message for m in EXHAUSTED):
                 self._restart_next = True
+                if kind is not None:
+                    self._cost_worker[kind] = (limit, exc)
             raise
 
     def _rule_out_environment(self, text: str) -> None:
@@ -150,6 +164,14 @@ class Session:
         """`` (the statement that would have defined Convolution failed ...)`` for a key not found, or ''."""
         why = (self.inventory.get("missing_because") or {}).get(kind, {}).get(key)
         return f" ({why})" if why else ""
+
+
+def _call_kind(op: str, header: dict | None, arrays: dict | None) -> tuple | None:
+    """What makes two layer calls "the same" for replaying a failure: op, layer and the arrays sent
+    (a forward alone differs from forward + backward); None for calls that are not a layer's."""
+    if not header or "layer" not in header:
+        return None
+    return op, str(header["layer"]), tuple(sorted(arrays or {}))
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -50,3 +50,41 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
         for j in range(filter_w):
             img[:, :, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += cols[:, i, j]
     return img[:, :, pad:pad + H, pad:pad + W].transpose(1, 0, 2, 3)
+
+
+# ---------------------------------------------------------------- batch-innermost layout
+# The same two kernels with the batch as the *last* axis: images (C, H, W, n), columns
+# (C*FH*FW, OH*OW*n). Each kernel offset (i, j) then moves whole rows of OW*n contiguous
+# numbers (a row of the image for every sample at once) instead of runs of OW, which is what
+# makes the convolution as fast as a matrix product. Convolution uses these.
+
+def im2col_batch_last(x, filter_h, filter_w, stride=1, pad=0):
+    """Unfold images (C, H, W, n) into columns (C*FH*FW, OH*OW*n).
+
+    cols[(c, i, j), (oh, ow, k)] = x_padded[c, oh*stride + i, ow*stride + j, k]: one strided
+    copy per kernel offset (FH*FW of them), each a whole batch of shifted images.
+    """
+    C, H, W, n = x.shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    if pad:
+        x = np.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)])
+    cols = np.empty((C, filter_h, filter_w, out_h, out_w, n), dtype=x.dtype)
+    for i in range(filter_h):
+        for j in range(filter_w):
+            cols[:, i, j] = x[:, i:i + stride * out_h:stride, j:j + stride * out_w:stride]
+    return cols.reshape(C * filter_h * filter_w, out_h * out_w * n)
+
+
+def col2im_batch_last(cols, image_shape, filter_h, filter_w, stride=1, pad=0):
+    """Fold columns (C*FH*FW, OH*OW*n) back into images ``image_shape`` (C, H, W, n), summing
+    overlaps: the adjoint of :func:`im2col_batch_last`, one strided add per kernel offset."""
+    C, H, W, n = image_shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    cols = cols.reshape(C, filter_h, filter_w, out_h, out_w, n)
+    img = np.zeros((C, H + 2 * pad, W + 2 * pad, n), dtype=cols.dtype)
+    for i in range(filter_h):
+        for j in range(filter_w):
+            img[:, i:i + stride * out_h:stride, j:j + stride * out_w:stride] += cols[:, i, j]
+    return img[:, pad:pad + H, pad:pad + W]

@@ -8,7 +8,7 @@ modify the arrays they are given.
 
 import numpy as np
 
-from reference.im2col import col2im, conv_output_size, im2col
+from reference.im2col import col2im_batch_last, conv_output_size, im2col_batch_last
 
 # Largest im2col buffer the convolution builds at once: bigger batches are processed in
 # chunks of samples, so the grader fits in its memory limit (a full PA2 batch would need
@@ -91,7 +91,9 @@ class Convolution:
     out[n, f] = sum over c, i, j of W[f, c, i, j] * x_padded[n, c, oh*stride + i, ow*stride + j]
     + b[f]. Computed as im2col followed by one matrix product, a few samples at a time so that
     the column buffer stays below ``COL_BUFFER_BYTES``; backward rebuilds the columns per chunk
-    instead of keeping them.
+    instead of keeping them. Inside, the batch is the last axis (images (C, H, W, n), see
+    ``im2col_batch_last``): the unfolding then copies long contiguous rows, and no GEMM operand
+    needs a transposed copy.
     """
 
     def __init__(self, W, b, stride=1, pad=0):
@@ -115,35 +117,41 @@ class Convolution:
         step = max(1, COL_BUFFER_BYTES // max(bytes_per_sample, 1))
         return [slice(start, start + step) for start in range(0, x.shape[0], step)]
 
+    def _columns(self, x, part):
+        """The im2col matrix (C*FH*FW, OH*OW*n) of the samples ``part``, and their image shape."""
+        _, _, FH, FW = self.W.shape
+        images = np.ascontiguousarray(x[part].transpose(1, 2, 3, 0))   # (C, H, W, n)
+        return im2col_batch_last(images, FH, FW, self.stride, self.pad), images.shape
+
     def forward(self, x):
-        FN, _, FH, FW = self.W.shape
+        FN = self.W.shape[0]
         out_h, out_w = self._out_size(x)
         self.x = x
-        W_col = self.W.reshape(FN, -1).T                       # (C*FH*FW, FN)
-        out = np.empty((x.shape[0], out_h, out_w, FN))
+        W_row = self.W.reshape(FN, -1)                                   # (FN, C*FH*FW)
+        out = np.empty((FN, out_h, out_w, x.shape[0]))                  # batch last, like the columns
         for part in self._chunks(x):
-            col = im2col(x[part], FH, FW, self.stride, self.pad)  # (n*OH*OW, C*FH*FW)
-            out[part] = (col @ W_col).reshape(-1, out_h, out_w, FN)
-        out += self.b
-        return out.transpose(0, 3, 1, 2)
+            col, _ = self._columns(x, part)                              # (C*FH*FW, OH*OW*n)
+            # (OH*OW*n, C*FH*FW) @ (C*FH*FW, FN): OpenBLAS is far faster with the long axis as rows
+            out[..., part] = (col.T @ W_row.T).T.reshape(FN, out_h, out_w, -1)
+        out += self.b.reshape(FN, 1, 1, 1)
+        return out.transpose(3, 0, 1, 2)                                 # (N, FN, OH, OW), a view
 
     def backward(self, dout):
         FN, _, FH, FW = self.W.shape
         x = self.x
-        W_row = self.W.reshape(FN, -1)                         # (FN, C*FH*FW)
-        dW = np.zeros_like(W_row)
-        dx = np.empty(x.shape)
+        W_row = self.W.reshape(FN, -1)                                   # (FN, C*FH*FW)
+        dW_col = np.zeros(W_row.shape[::-1])                             # (C*FH*FW, FN)
+        dx = np.empty(x.shape[1:] + x.shape[:1])                         # (C, H, W, N)
+        dout_last = dout.transpose(1, 2, 3, 0)                           # (FN, OH, OW, N), a view
         for part in self._chunks(x):
-            col = im2col(x[part], FH, FW, self.stride, self.pad)    # (n*OH*OW, C*FH*FW)
-            dout_row = dout[part].transpose(1, 0, 2, 3).reshape(FN, -1)  # (FN, n*OH*OW)
-            dW += dout_row @ col
-            # The column gradient dout (one row per output pixel) @ W_row, computed transposed
-            # so that col2im reads it contiguously.
-            dcol = (W_row.T @ dout_row).T                          # (n*OH*OW, C*FH*FW)
-            dx[part] = col2im(dcol, x[part].shape, FH, FW, self.stride, self.pad)
-        self.dW = dW.reshape(self.W.shape)
+            col, shape = self._columns(x, part)                          # (C*FH*FW, OH*OW*n)
+            dout_row = np.ascontiguousarray(dout_last[..., part]).reshape(FN, -1)  # (FN, OH*OW*n)
+            dW_col += col @ dout_row.T                                   # long axis as rows, as above
+            dcol = W_row.T @ dout_row                                    # (C*FH*FW, OH*OW*n)
+            dx[..., part] = col2im_batch_last(dcol, shape, FH, FW, self.stride, self.pad)
+        self.dW = dW_col.T.reshape(self.W.shape)
         self.db = dout.sum(axis=(0, 2, 3))
-        return dx
+        return dx.transpose(3, 0, 1, 2)                                  # (N, C, H, W), a view
 
 
 class Pooling:
@@ -151,7 +159,8 @@ class Pooling:
 
     Padding uses -inf (as torch.nn.MaxPool2d does), so a padded border never wins the max;
     the output size counts the padding: (H + 2*pad - pool_h) // stride + 1. With ties the
-    first maximum in row-major window order receives the gradient.
+    first maximum in row-major window order receives the gradient. Like im2col, both passes
+    loop over the pool_h * pool_w window offsets, each a strided view of the whole batch.
     """
 
     def __init__(self, pool_h, pool_w, stride=2, pad=0):
@@ -162,23 +171,39 @@ class Pooling:
         self.x_shape = None
         self.arg_max = None
 
+    def _windows(self, x):
+        """(k, index): ``x_padded[index]`` is element k (row-major) of every window, (N, C, OH, OW)."""
+        s = self.stride
+        out_h = conv_output_size(x.shape[2], self.pool_h, s, 0)
+        out_w = conv_output_size(x.shape[3], self.pool_w, s, 0)
+        for i in range(self.pool_h):
+            for j in range(self.pool_w):
+                yield i * self.pool_w + j, (slice(None), slice(None), slice(i, i + s * out_h, s),
+                                            slice(j, j + s * out_w, s))
+
     def forward(self, x):
-        N, C, H, W = x.shape
-        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
-        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad, pad_value=-np.inf)
-        col = col.reshape(-1, self.pool_h * self.pool_w)       # one row per (n, oh, ow, c) window
-        self.x_shape = x.shape
-        self.arg_max = col.argmax(axis=1)
-        out = col[np.arange(len(col)), self.arg_max]
-        return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+        p = self.pad
+        if p:
+            x = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf)
+        self.x_shape = x.shape                                           # padded
+        # windows[k] = the k-th element of every window: (pool_h*pool_w, N, C, OH, OW), contiguous
+        windows = np.stack([x[where] for _, where in self._windows(x)])
+        out = windows.max(axis=0)
+        self.arg_max = np.zeros(out.shape, dtype=np.intp)                # (N, C, OH, OW)
+        for k in range(len(windows) - 1, 0, -1):                         # last to first: on ties the first wins
+            np.copyto(self.arg_max, k, where=windows[k] == out)
+        return out
 
     def backward(self, dout):
-        pool_size = self.pool_h * self.pool_w
-        dmax = np.zeros((self.arg_max.size, pool_size))
-        dmax[np.arange(self.arg_max.size), self.arg_max] = dout.transpose(0, 2, 3, 1).ravel()
-        dcol = dmax.reshape(-1, self.x_shape[1] * pool_size)  # (N*OH*OW, C*PH*PW)
-        return col2im(dcol, self.x_shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        dx = np.zeros(self.x_shape)
+        overlap = self.stride < self.pool_h or self.stride < self.pool_w
+        for k, where in self._windows(dx):
+            if overlap:   # windows share pixels: their gradients add up
+                dx[where] += dout * (self.arg_max == k)
+            else:         # each pixel is in one window at most: write it directly
+                np.multiply(dout, self.arg_max == k, out=dx[where])
+        p = self.pad
+        return dx[:, :, p:dx.shape[2] - p, p:dx.shape[3] - p]
 
 
 class SoftmaxWithLoss:
