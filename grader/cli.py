@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-mnist", action="store_true",
                    help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
                         "checksums, and exit")
+    p.add_argument("--write-helper", metavar="DIR", type=Path,
+                   help="copy write_results.py (writes the results/ files the grader reads) into DIR, and exit")
     return p
 
 
@@ -82,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         return version(args.isolation, err)
     if args.download_mnist:
         return download(args.data_dir, err)
+    if args.write_helper is not None:
+        from grader.templates import copy_writer
+
+        print(copy_writer(args.write_helper))
+        return 0
     if args.submission is None:
         parser.error("give a submission folder to grade (or --download-mnist)")
     from grader.grade import GradeError, grade
