@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-mnist", action="store_true",
                    help="download MNIST (needs a network) into --data-dir or the cache dir, verify its "
                         "checksums, and exit")
+    p.add_argument("--write-helper", metavar="DIR", type=Path,
+                   help="copy write_results.py (writes the results/ files the grader reads) into DIR, and exit")
     from grader import batch, ci
 
     batch.add_arguments(p)
@@ -130,10 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         return version(args.isolation, err)
     if args.download_mnist:
         return download(args.data_dir, err)
+    if args.write_helper is not None:
+        from grader.templates import copy_writer
+
+        print(copy_writer(args.write_helper))
+        return 0
     from grader import batch, ci
 
     if args.submission is None and args.batch is None:
-        parser.error("give a submission folder to grade (or --batch DIR, or --download-mnist)")
+        parser.error("give a submission folder to grade (or --batch DIR, --write-helper DIR or --download-mnist)")
     if args.submission is not None and batch.looks_like_batch(args.submission):
         err.print(batch.batch_hint(args.submission), markup=False, highlight=False, soft_wrap=True)
         return 2

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: The rooms in the order data flows through them; a module may import its own room or an earlier one.
 ROOMS = (
-    ("package", ("grader",)),                      # grader/__init__.py: the version only
+    ("package", ("grader", "grader.templates")),  # the version; the students' helper (imports nothing of ours)
     ("reference", ("reference",)),
     ("worker", ("grader.worker",)),
     ("sandbox", ("grader.tree", "grader.cgroup", "grader.sandbox", "grader.validate", "grader.replies",
