@@ -114,10 +114,12 @@ def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[Chec
     if not ev.found:
         ev.problem = missing_network_message(key) + session.why_missing("networks", key)
         return failed(check_id, ev.problem, diagnosis="missing"), ev
+    built = (session.inventory.get("networks", {}).get(key) or {}).get("built_as")  # chosen by the worker
+    how = f" (built as {built})" if built else ""
     try:
         ev.handle, ev.param_names, ev.initial = new_network(session, key, seed, timeout)
     except (*CallFailure, InvalidOutput) as exc:
-        ev.problem = f"could not construct your network: {describe_failure(exc) if isinstance(exc, CallFailure) else exc}"
+        ev.problem = f"could not construct your network{how}: {describe_failure(exc) if isinstance(exc, CallFailure) else exc}"
         return error(check_id, ev.problem), ev
     shapes = [ev.initial[n].shape for n in ev.param_names]
     tried = []
@@ -130,12 +132,12 @@ def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[Chec
         if [tuple(s) for s in ref_shapes] == [tuple(s) for s in shapes]:
             ev.options = options
             variant = describe_options(spec, options)
-            return passed(check_id, f"{len(shapes)} parameters with the expected shapes ({variant})",
+            return passed(check_id, f"{len(shapes)} parameters with the expected shapes ({variant}){how}",
                           variant=variant, parameters=int(sum(np.prod(s) for s in shapes))), ev
     expected = tried[0][1] if tried else []
     ev.problem = "the architecture does not match, so the later checks of this network cannot compare numbers"
     rows = [f"{n}: {tuple(s)}" for n, s in zip(ev.param_names, shapes)]
-    return failed(check_id, "your network's parameter shapes do not match the assignment:\n"
+    return failed(check_id, f"your network's parameter shapes do not match the assignment{how}:\n"
                             f"  found:    {', '.join(rows)}\n"
                             f"  expected: {', '.join(str(tuple(s)) for s in expected)}"
                             + (f"\n  (also accepted: {'; '.join(describe_options(spec, o) for o, _ in tried[1:])})"

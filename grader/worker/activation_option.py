@@ -94,7 +94,7 @@ def find_option(obj) -> Option | None:
             return Option("choice", p.name, p.default, **slope_args)
     for p in params:
         n = normalize(p.name)
-        if ("leaky" in n or "lrelu" in n) and (_unset(p.default) or isinstance(p.default, bool)):
+        if ("leaky" in n or "lrelu" in n) and n not in SLOPE_NAMES and (_unset(p.default) or isinstance(p.default, bool)):
             return Option("flag", p.name, p.default, **slope_args)
     if slope is not None and _number_or_unset(slope.default) and (
             normalize(slope.name) not in _AMBIGUOUS_SLOPES or _MENTIONS_LEAKY.search(_source(obj))):
@@ -155,12 +155,15 @@ def relu_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict:
 def _leaky_choice(default, spellings: list[str], inv: Inventory):
     """The value that selects Leaky ReLU, in the style of the default (a string or a layer class)."""
     leaky_layer = _layer_class(inv, "lrelu")
-    if default is not _EMPTY and default is not None and not isinstance(default, str):
+    if not _unset(default) and not isinstance(default, str):
         return leaky_layer  # activation=Relu: hand over the submission's own LeakyRelu class
+    spelt = _pick(spellings, LEAKY_SPELLINGS, None)
+    if spelt is not None:
+        return spelt
     relu_layer = _layer_class(inv, "relu")
     if isinstance(default, str) and relu_layer is not None and default == relu_layer.__name__ and leaky_layer:
         return leaky_layer.__name__  # getattr(layers, activation): the class's name
-    return _pick(spellings, LEAKY_SPELLINGS, "lrelu")
+    return "lrelu"  # the reference's own spelling
 
 
 def _is_relu(value, relu_layer) -> bool:
@@ -174,7 +177,7 @@ def _layer_class(inv: Inventory, key: str):
     return found.obj if found is not None and found.family == "class" else None
 
 
-def _pick(spellings: list[str], wanted: frozenset, fallback: str) -> str:
+def _pick(spellings: list[str], wanted: frozenset, fallback: str | None) -> str | None:
     """The first string of the submission that spells the activation (so its own comparisons match)."""
     return next((s for s in spellings if normalize(s) in wanted), fallback)
 
