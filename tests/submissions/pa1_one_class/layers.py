@@ -7,13 +7,14 @@ class Affine:
         self.W, self.b = W, b
 
     def forward(self, x):
-        self.x = x
-        return x @ self.W + self.b
+        self.x_shape = x.shape
+        self.x = x.reshape(len(x), -1)
+        return self.x @ self.W + self.b
 
     def backward(self, dout):
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
-        return dout @ self.W.T
+        return (dout @ self.W.T).reshape(self.x_shape)
 
 
 class Relu:
