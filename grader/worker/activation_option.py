@@ -59,6 +59,14 @@ def apply(inv: Inventory, manifest_keys: set[str]) -> None:
     base = inv.networks.get(RELU_KEY)
     if base is None:
         return
+    try:
+        _apply(inv, base, manifest_keys)
+    except Exception as exc:  # inspect runs student code (a metaclass, a __signature__): never sink the load
+        inv.warnings.append(f"{RELU_KEY}: its constructor's activation option could not be read "
+                            f"({type(exc).__name__}: {exc}); map {LRELU_KEY} in grader.toml if it has one")
+
+
+def _apply(inv: Inventory, base: Found, manifest_keys: set[str]) -> None:
     option = find_option(base.obj)
     if option is None:
         return
@@ -76,8 +84,9 @@ def apply(inv: Inventory, manifest_keys: set[str]) -> None:
         if kwargs:
             found = _built(base, RELU_KEY, kwargs)
             inv.networks[RELU_KEY] = found
-            inv.warnings.append(f"{RELU_KEY}: built as {found.built_as}, since the constructor's default "
-                                f"{option.name}={_show(option.default)} is not ReLU")
+            why = (f"the constructor requires {option.name}" if option.default is _EMPTY else
+                   f"the constructor's default {option.name}={_show(option.default)} is not ReLU")
+            inv.warnings.append(f"{RELU_KEY}: built as {found.built_as}, since {why}")
 
 
 def find_option(obj) -> Option | None:
@@ -216,8 +225,6 @@ def _built(base: Found, key: str, kwargs: dict) -> Found:
 
 
 def _show(value) -> str:
-    if value is _EMPTY:
-        return "(required)"
     if inspect.isclass(value) or inspect.isfunction(value):
         return value.__name__
-    return repr(value)
+    return repr(value)[:60]

@@ -151,3 +151,36 @@ def test_a_manifest_mapped_relu_network_still_lends_its_option(load):
                                                                               "kwargs": {"alpha": 0.3}}}})
     lrelu = inv.networks["three_layer_nn_lrelu"]
     assert lrelu.built_as == "ThreeLayerNN(alpha=0.3, activation='lrelu')" and built(inv, "three_layer_nn_lrelu").alpha == 0.3
+
+
+def test_a_required_option_is_given_for_both_networks(load):
+    inv = load("activation_string", {"activation_string.py": """\
+        from layers import LeakyRelu, Relu, Stack
+
+        class ThreeLayerNN(Stack):
+            def __init__(self, nonlinearity):
+                super().__init__({"relu": Relu, "leaky": LeakyRelu}[nonlinearity]())
+        """})
+    assert inv.networks["three_layer_nn"].built_as == "ThreeLayerNN(nonlinearity='relu')"
+    assert inv.networks["three_layer_nn_lrelu"].built_as == "ThreeLayerNN(nonlinearity='leaky')"
+    assert "three_layer_nn: built as ThreeLayerNN(nonlinearity='relu'), since the constructor requires " \
+           "nonlinearity" in inv.warnings
+    assert type(built(inv, "three_layer_nn")).__name__ == "Relu"
+
+
+def test_a_signature_that_raises_costs_only_the_option(load):
+    inv = load("activation_string", {"activation_string.py": """\
+        from layers import Relu, Stack
+
+        class Meta(type):
+            @property
+            def __signature__(cls):
+                raise RuntimeError("no peeking")
+
+        class ThreeLayerNN(Stack, metaclass=Meta):
+            def __init__(self):
+                super().__init__(Relu())
+        """})
+    assert "three_layer_nn" in inv.networks and "three_layer_nn_lrelu" not in inv.networks
+    assert any("its constructor's activation option could not be read (RuntimeError: no peeking)" in w
+               for w in inv.warnings)
