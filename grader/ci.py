@@ -21,8 +21,8 @@ from pathlib import Path
 
 from grader import tree
 from grader.results import Report
-from grader.worker.discover import (FUNCTIONAL_LAYERS, LAYER_ALIASES, NETWORK_ALIASES, TORCH_NETWORKS,
-                                    normalize)
+from grader.worker.aliases import (FUNCTIONAL_LAYERS, LAYER_ALIASES, NETWORK_ALIASES, TORCH_NETWORKS,
+                                   normalize)
 
 ADVICE = ("This score comes from your own CI, which you control: it is advice. "
           "The instructor's batch grading is the grade.")

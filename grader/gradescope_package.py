@@ -140,7 +140,7 @@ def build(rubric: Path, output: Path) -> Path:
 
 def rubric_file(assignment: str) -> Path:
     """The rubric file of a named assignment (what --assignment NAME grades with)."""
-    from grader.plan import available_rubrics, rubrics_dir
+    from grader.rubric import available_rubrics, rubrics_dir
 
     path = rubrics_dir() / f"{assignment}.yaml"
     if not path.is_file():

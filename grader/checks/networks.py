@@ -192,16 +192,27 @@ def check_architecture(session, key: str, seed: int, timeout=None) -> tuple[Chec
     if not ev.found:
         ev.problem = missing_network_message(key) + session.why_missing("networks", key)
         return failed(check_id, ev.problem, diagnosis="missing"), ev
+    how = built_as(session, key)
     built = attempt(check_id, lambda: Worker(session, timeout).fresh_network(key, seed))
     if isinstance(built, CheckResult):
-        ev.problem = f"could not construct your network: {built.message}"
+        ev.problem = f"could not construct your network{how}: {built.message}"
         return error(check_id, ev.problem), ev
     ev.handle, ev.param_names, ev.initial = built
     shapes = [ev.initial[n].shape for n in ev.param_names]
     result, ev.options = judge_architecture(key, spec, ev.param_names, shapes, reference_shapes(spec, shapes))
+    if how:
+        first, _, rest = result.message.partition(":\n") if not result.ok else (result.message, "", "")
+        result.message = f"{first}{how}" + (f":\n{rest}" if rest else "")
     if ev.options is None:
         ev.problem = "the architecture does not match, so the later checks of this network cannot compare numbers"
     return result, ev
+
+
+def built_as(session, key: str) -> str:
+    """" (built as ThreeLayerNN(act='leaky_relu'))" when the worker built the network through a
+    constructor option of another class (one PA1 class with an activation option), else ""."""
+    built = ((getattr(session, "inventory", None) or {}).get("networks", {}).get(key) or {}).get("built_as")
+    return f" (built as {built})" if built else ""
 
 
 def reference_shapes(spec: NetSpec, shapes: list[tuple[int, ...]]) -> list[tuple[dict[str, Any], list[tuple]]]:

@@ -16,7 +16,6 @@ goes on. ``os._exit`` or a crash just ends the process; the parent copes.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import io
 import os
 import resource
@@ -25,20 +24,15 @@ import traceback
 
 import numpy as np
 
-from . import protocol
+from . import model_eval, ops, protocol
+from .channel import open_channel, write_all as _write_all
+from .file_import import import_file
+from .guard import ROOT
 from .guard import restore_builtins as _restore_builtins
 from .selfcheck import op_selfcheck
 from .tolerant import explain_name_error as _explain_name_error
 
-try:
-    from .ops import OPS as _SUBMISSION_OPS
-except ModuleNotFoundError as _exc:  # only "ops.py is absent"; errors inside ops.py propagate
-    if _exc.name != f"{__package__}.ops":
-        raise
-    _SUBMISSION_OPS = {}
-
 # Bound once: student code that monkeypatches os, io, sys or numpy must not break replies.
-_os_write = os.write
 _os_close = os.close
 _os_dup2 = os.dup2
 _FileIO = io.FileIO
@@ -56,7 +50,6 @@ _UNREPORTABLE = _encode({"ok": False, "error": {"type": "WorkerError", "tracebac
 MAX_MESSAGE = 2000
 MAX_TRACEBACK = 8000
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.getcwd()  # the submission's root; student code may chdir later
 
 
 def _clip(text: str, limit: int) -> str:
@@ -118,16 +111,7 @@ def op_import_module(header: dict, arrays: dict) -> tuple[dict, dict]:
     if not path.startswith(ROOT + os.sep):
         raise ValueError(f"{rel!r} is outside the submission")
     name = module_name_for(os.path.relpath(path, ROOT))
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {rel!r}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
+    import_file(name, path)
     return {"module": name}, {}
 
 
@@ -159,7 +143,21 @@ def op_call(header: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 BUILTIN_OPS = {"ping": op_ping, "import_module": op_import_module, "call": op_call, "selfcheck": op_selfcheck}
-OPS = {**_SUBMISSION_OPS, **BUILTIN_OPS}
+
+
+def op_table(*tables: dict) -> dict:
+    """The union of op tables; an op name served by two modules is an error, not a silent override."""
+    merged: dict = {}
+    for table in tables:
+        clash = sorted(set(merged) & set(table))
+        if clash:
+            raise ValueError(f"worker ops defined twice: {', '.join(clash)}")
+        merged.update(table)
+    return merged
+
+
+#: Every op the worker serves. A new op module (one ``OPS`` dict, one line per op) is one more argument.
+OPS = op_table(BUILTIN_OPS, ops.OPS, model_eval.OPS)
 
 
 # ---------------------------------------------------------------- loop
@@ -182,13 +180,6 @@ def handle(header: dict, arrays: dict) -> bytes:
             return _UNREPORTABLE
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = _os_write(fd, view)
-        view = view[n:]
-
-
 def _flush_student_output() -> None:
     for stream in (sys.stdout, sys.stderr, _stdout, _stderr):
         try:
@@ -197,15 +188,7 @@ def _flush_student_output() -> None:
             pass
 
 
-_PROGRESS_FD: int | None = None
 _REPLY_LIMIT = [protocol.DEFAULT_MAX_BYTES]  # what the parent accepts (--max-bytes)
-
-
-def progress(text: str) -> None:
-    """Tell the parent what the current request is doing (``{"progress": text}``, no ``ok``), so
-    that if the request never finishes, the parent knows where it hung (e.g. which file)."""
-    if _PROGRESS_FD is not None:
-        _write_all(_PROGRESS_FD, _encode({"progress": text}, {}))
 
 
 def _parse_args(argv: list[str]) -> tuple[int, int, int]:
@@ -238,8 +221,7 @@ def run(argv: list[str] | None = None) -> None:
     rfd, wfd, max_bytes = _parse_args(sys.argv[1:] if argv is None else argv)
     _REPLY_LIMIT[0] = max_bytes
     rfd, wfd = _move_high([rfd, wfd])
-    global _PROGRESS_FD
-    _PROGRESS_FD = wfd
+    open_channel(wfd)
     sys.argv = [os.path.join(ROOT, "submission")]
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)  # so the student's files can import each other

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ops
+from .guard import ROOT, student_stdout
+
 #: Largest weights file the worker opens.
 MAX_WEIGHTS_BYTES = 256 << 20
 #: Images per forward pass: the textbook im2col of a 10x10x20 conv is ~4 MB per image.
@@ -23,15 +26,7 @@ class WeightsError(ValueError):
     """The weights file cannot be used: says which file, what was found and what is expected."""
 
 
-def _nets():
-    from . import ops  # the handle registry lives with the other network ops
-
-    return ops
-
-
 def _root() -> Path:
-    from .main import ROOT
-
     return Path(ROOT).resolve()
 
 
@@ -126,9 +121,7 @@ def _assign(net, arrays: dict[str, np.ndarray], rel: str) -> str:
 
 def op_weights_load(header: dict, arrays: dict) -> tuple[dict, dict]:
     """Load the weights file at ``path`` into network ``handle``; reply with what was loaded."""
-    from .discover import student_stdout
-
-    net = _nets()._net(header)
+    net = ops._net(header)
     rel = header.get("path")
     with student_stdout():
         values, fmt = read_weights(rel)
@@ -161,12 +154,10 @@ def op_net_logits_chunked(header: dict, arrays: dict) -> tuple[dict, dict]:
     in; several times faster than float64 for convolutions); NumPy networks always get float64."""
     import gc
 
-    from .discover import student_stdout
-
-    net = _nets()._net(header)
+    net = ops._net(header)
     x = arrays.get("x")
     if x is None:
-        raise _nets().OpError("net_logits_chunked: the request has no array 'x'")
+        raise ops.OpError("net_logits_chunked: the request has no array 'x'")
     chunk = max(1, min(int(header.get("chunk") or DEFAULT_CHUNK), 1000))
     out = []
     with student_stdout():
@@ -196,12 +187,10 @@ def _final_affine(params: dict[str, np.ndarray]) -> tuple[str | None, np.ndarray
 def op_cam_inputs(header: dict, arrays: dict) -> tuple[dict, dict]:
     """For one image ``x`` (1, ...): the last conv layer's feature maps, the final affine weights
     (NumPy layout) and the logits: everything a CAM is computed from."""
-    from .discover import student_stdout
-
-    net = _nets()._net(header)
+    net = ops._net(header)
     x = arrays.get("x")
     if x is None:
-        raise _nets().OpError("cam_inputs: the request has no array 'x'")
+        raise ops.OpError("cam_inputs: the request has no array 'x'")
     with student_stdout():
         features, source = net.features(np.asarray(x, dtype=np.float64))
         logits = np.asarray(net.logits(np.asarray(x, dtype=np.float64)), dtype=np.float64)
@@ -214,6 +203,6 @@ def op_cam_inputs(header: dict, arrays: dict) -> tuple[dict, dict]:
     return {"features_from": source, "final_param": name}, reply
 
 
-#: Registered in ops.OPS, one line each.
-MODEL_OPS = {"weights_load": op_weights_load, "net_logits_chunked": op_net_logits_chunked,
+#: The deliverable ops, one line each (main.py serves them with the others).
+OPS = {"weights_load": op_weights_load, "net_logits_chunked": op_net_logits_chunked,
              "cam_inputs": op_cam_inputs}

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import adapters, discover
-from .discover import student_stdout
+from .channel import progress
+from .guard import student_stdout
 
 
 class OpError(LookupError):
@@ -66,8 +67,6 @@ def op_load(header: dict, arrays: dict) -> tuple[dict, dict]:
         return _state["reply"], {}  # sources were rewritten by the first load; do not filter twice
     if _state["inventory"] is not None:
         raise OpError("a different submission is already loaded in this worker; start a new worker")
-    from .main import progress  # the reply channel belongs to the request loop
-
     skip = header.get("skip") or {}
     if not isinstance(skip, dict):
         raise OpError("load: 'skip' must map file paths to the reason they are left out")
@@ -187,6 +186,7 @@ def op_net_train(header: dict, arrays: dict) -> tuple[dict, dict]:
     return {}, {"losses": np.asarray(losses, dtype=np.float64)}
 
 
+#: op name -> handler, one line per op; main.py serves the union of this and the other op modules' tables.
 OPS = {
     "load": op_load,
     "layer_run": op_layer_run,
@@ -197,8 +197,6 @@ OPS = {
     "net_eval": op_net_eval,
     "net_train": op_net_train,
 }
-from .model_eval import MODEL_OPS  # noqa: E402  (imports ops lazily: no cycle at import time)
-OPS.update(MODEL_OPS)
 
 
 def reset() -> None:

@@ -13,7 +13,6 @@ import __future__
 import ast
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -92,11 +91,6 @@ def install(root: Path) -> None:
     TolerantFinder.roots.add(root)
     if not any(isinstance(f, TolerantFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, TolerantFinder())
-
-
-def spec_for_file(name: str, path: Path):
-    """A module spec that loads one file tolerantly under a chosen name."""
-    return importlib.util.spec_from_file_location(name, path, loader=TolerantLoader(name, str(path)))
 
 
 def explain_name_error(exc: BaseException) -> str | None:

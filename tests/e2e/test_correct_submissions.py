@@ -100,7 +100,8 @@ def test_colab_notebook_is_imported_without_its_shell_drive_and_training_cells(d
     assert nb["path"] == "PA2.ipynb" and nb["status"] == "ok"
     kinds = {d["kind"] for d in nb["dropped"]}
     assert {"shell", "magic", "colab"} <= kinds, kinds
-    assert any("matplotlib" in w for w in report.warnings)
+    # its `import matplotlib.pyplot` loads the real package (a grader dependency since the HTML report)
+    assert not any("matplotlib" in w for w in report.warnings)
 
 
 def test_missing_data_skips_only_the_training_checks(tmp_path, monkeypatch):

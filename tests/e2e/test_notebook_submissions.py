@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.grade import grade
-from grader.plan import get_plan
+from grader.rubric import get_plan
 from grader.report import json_report, terminal
 
 SUBS = Path(__file__).resolve().parents[1] / "submissions"
