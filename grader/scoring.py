@@ -12,7 +12,8 @@ Every check id gets a :class:`Weight` (points, partial, extra, hidden) from the 
    worth 0, and a check that could not judge (``figures["worth_points"] is False``) is worth 0.
 
 A passed check earns its points; a failed one with ``partial`` earns them in proportion to
-``figures["cases"]`` (``{"passed": k, "total": n}``); anything else earns 0. ``extra`` points
+``figures["fraction"]`` (a graded measure in [0, 1], e.g. test accuracy between the rubric's two
+thresholds) or else ``figures["cases"]`` (``{"passed": k, "total": n}``); anything else earns 0. ``extra`` points
 count in the score but not in the maximum; ``hidden`` only changes what students are shown.
 """
 
@@ -95,6 +96,9 @@ def earned(result: CheckResult, max_points: float, partial: bool) -> float:
     """Points a result earns out of ``max_points``."""
     if result.status == "passed":
         return max_points
+    fraction = result.figures.get("fraction")  # a graded measure (e.g. accuracy between two thresholds)
+    if partial and result.status == "failed" and isinstance(fraction, (int, float)) and not isinstance(fraction, bool):
+        return round(max_points * min(max(float(fraction), 0.0), 1.0), 6)
     cases = result.figures.get("cases")
     if (partial and result.status == "failed" and isinstance(cases, dict)
             and isinstance(cases.get("total"), int) and cases["total"] > 0):

@@ -47,7 +47,40 @@ def run_kind(ctx, check: str) -> CheckResult:
         ctx.shared["deliverables"] = {r.id: r for r in deliverable_checks(
             ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed, logits_passed=logits_ok,
             timeout=ctx.timeout, wanted=listed)}
-    return ctx.shared["deliverables"][f"{ctx.key}.{check}"]
+    result = ctx.shared["deliverables"][f"{ctx.key}.{check}"]
+    if check == "accuracy" and result.diagnosis == "low_accuracy":
+        why = explain_low_accuracy(ctx.key, ctx.earlier, ctx.evidence)
+        if why:
+            result.message += "\n" + why
+            result.figures["explanation"] = why
+    return result
+
+
+def explain_low_accuracy(key: str, earlier: list[CheckResult], ev) -> str:
+    """What the grader can tell about a low test accuracy from this network's other checks: is the
+    gradient right, does the reference learn at this init, how large the student's init is."""
+    status = {r.id.rsplit(".", 1)[-1]: r for r in earlier}
+    lines = []
+    grads = [status.get(k) for k in ("gradient", "gradcheck")]
+    if all(r is not None and r.ok for r in grads):
+        lines.append(f"- your gradient is right ({key}.gradient and {key}.gradcheck passed): the code computes "
+                     "what it should, so the cause is in the training, not the backward pass")
+    elif any(r is not None and not r.ok for r in grads):
+        lines.append(f"- your gradient is wrong (see {key}.gradient / {key}.gradcheck): fix that first")
+    stds = {n: float(np.std(a)) for n, a in (getattr(ev, "initial", None) or {}).items() if np.ndim(a) >= 2}
+    if stds:
+        shown = ", ".join(f"{n} {v:.3g}" for n, v in list(stds.items())[:6])
+        lines.append(f"- your initial weights' standard deviations: {shown}")
+        if max(stds.values()) <= 0.02 and len(stds) >= 3:
+            lines.append("- at an init this small, every layer shrinks the signal and its gradient: the reference "
+                         "network at std 0.01 and lr 0.1 also sits on the ln 10 loss plateau for its first 64-128 "
+                         "steps (README, \"Own training\")")
+            lines.append("- what would train: He init (std sqrt(2 / fan_in) per layer), more steps, or a larger "
+                         "learning rate once the loss has left the plateau")
+    training = status.get("training")
+    if training is not None and training.status == "skipped" and training.figures.get("worth_points") is False:
+        lines.append(f"- {key}.training could not judge your own training in its budget: {training.message}")
+    return ("why the accuracy may be low (what the grader can tell):\n" + "\n".join(lines)) if lines else ""
 
 
 def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logits_passed: bool = False,
@@ -120,7 +153,8 @@ def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logi
                 log = readers.read_loss(path) if kind == "loss" else tensorboard_logs.read_losses(path)
                 res = judges.judge_loss_log(key, log, model=model, weights_hint=hint + no_model)
             elif check == "accuracy":
-                res = judges.judge_accuracy(key, readers.read_metrics(path), model=model, weights_hint=hint + no_model)
+                res = judges.judge_accuracy(key, readers.read_metrics(path), model=model, weights_hint=hint + no_model,
+                                            thresholds=settings.accuracy)
             else:
                 res = cam_check(session, key, ev, contract, root, path, x, weights, timeout, settings, hint + no_model,
                                 loaded=evaluation.loaded)

@@ -255,19 +255,47 @@ def judge_loss_log(net: str, log: dict, *, model: ModelOutputs | None = None, we
 # ----------------------------------------------------------------------------- accuracy
 
 def judge_accuracy(net: str, reported: float, *, model: ModelOutputs | None = None,
-                   confusion_trace: float | None = None, weights_hint: str = "") -> CheckResult:
-    """<net>.accuracy: the reported test accuracy equals the model's (figures: reported, measured)."""
+                   confusion_trace: float | None = None, weights_hint: str = "",
+                   thresholds: tuple[float, float] | None = None) -> CheckResult:
+    """<net>.accuracy: the reported test accuracy equals the model's (figures: reported, measured), and
+    with ``thresholds`` (full, zero) it is high enough: full points at or above ``full``, none at or
+    below ``zero``, linear between (figures["fraction"], paid when the rubric marks it partial)."""
     check_id = f"{net}.accuracy"
     if model is None:
         figures = {"reported": reported, "measured": None}
-        return passed(check_id, f"reported test accuracy {reported:.4f}" + no_weights_note(weights_hint), **figures)
+        text = f"reported test accuracy {reported:.4f}" + no_weights_note(weights_hint)
+        return _accuracy_bar(check_id, reported, "reported", text, figures, thresholds)
     measured = model.accuracy
     figures = {"reported": reported, "measured": measured}
     tol = reported_tolerance(reported, len(model.labels))
     if abs(measured - reported) > tol:
         return failed(check_id, f"reported test accuracy {reported} but {model.source} with the handed-in weights "
                                 f"scores {measured:.4f} on the 10000 test images", diagnosis="not_the_model", **figures)
-    return passed(check_id, f"reported {reported} = {measured:.4f} measured with {model.source}", **figures)
+    text = f"reported {reported} = {measured:.4f} measured with {model.source}"
+    return _accuracy_bar(check_id, measured, "measured", text, figures, thresholds)
+
+
+def accuracy_fraction(accuracy: float, full: float, zero: float) -> float:
+    """1 at or above ``full``, 0 at or below ``zero``, linear between."""
+    if accuracy >= full:
+        return 1.0
+    if accuracy <= zero or full <= zero:
+        return 0.0
+    return (accuracy - zero) / (full - zero)
+
+
+def _accuracy_bar(check_id: str, accuracy: float, how: str, text: str, figures: dict,
+                  thresholds: tuple[float, float] | None) -> CheckResult:
+    if thresholds is None:
+        return passed(check_id, text, **figures)
+    full, zero = thresholds
+    fraction = accuracy_fraction(accuracy, full, zero)
+    figures = {**figures, "fraction": round(fraction, 6), "full_at": full, "zero_at": zero}
+    if fraction >= 1.0:
+        return passed(check_id, f"{text}; at or above {full:.2%} for full points", **figures)
+    return failed(check_id, f"{text}: below the {full:.2%} the rubric asks for full points ({how} {accuracy:.2%}; "
+                            f"{fraction:.0%} of the points between {zero:.2%} and {full:.2%})",
+                  diagnosis="low_accuracy", **figures)
 
 
 # ----------------------------------------------------------------------------- CAM

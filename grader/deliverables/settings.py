@@ -24,6 +24,11 @@ SCHEMA = {
                   "description": "path patterns per kind ({net} = network id, globs allowed) replacing the defaults"},
         "top3_among": {"enum": ["all", "class"], "description": "rank every test image, or only those of the class"},
         "cam": {"enum": ["cam", "grad_cam"], "description": "the CAM form asked for (default: either is accepted)"},
+        "accuracy": {"type": "object", "additionalProperties": False, "required": ["full"],
+                     "description": "test-accuracy bar: full points at or above `full`, none at or below `zero` "
+                                    "(default: full), linear between (mark `accuracy` partial in points:)",
+                     "properties": {"full": {"type": "number", "minimum": 0, "maximum": 1},
+                                    "zero": {"type": "number", "minimum": 0, "maximum": 1}}},
     },
 }
 
@@ -35,9 +40,18 @@ class DeliverableSettings:
     contract: Contract = field(default_factory=Contract)
     top3_among: str | None = None
     cam_form: str | None = None
+    accuracy: tuple[float, float] | None = None  # (full, zero): the test-accuracy bar, None: no bar
 
     @classmethod
     def from_section(cls, section: dict | None) -> "DeliverableSettings":
         section = section or {}
         return cls(contract=Contract.from_rubric(section.get("paths")),
-                   top3_among=section.get("top3_among"), cam_form=section.get("cam"))
+                   top3_among=section.get("top3_among"), cam_form=section.get("cam"),
+                   accuracy=_bar(section.get("accuracy")))
+
+
+def _bar(section: dict | None) -> tuple[float, float] | None:
+    if not section:
+        return None
+    full = float(section["full"])
+    return full, float(section.get("zero", full))

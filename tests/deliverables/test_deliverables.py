@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -138,6 +139,28 @@ def test_reported_accuracy_must_be_the_models(mlp):
     assert res.status == "failed" and res.figures["measured"] == pytest.approx(model.accuracy)
 
 
+def test_accuracy_bar_pays_full_points_above_it_and_a_linear_share_below(mlp):
+    from grader import scoring
+    from grader.scoring import Rule
+
+    model = mlp[2]
+    acc = model.accuracy
+    above = judges.judge_accuracy("n", round(acc, 4), model=model, thresholds=(acc - 0.01, acc - 0.2))
+    assert above.ok and above.figures["fraction"] == 1.0
+    below = judges.judge_accuracy("n", round(acc, 4), model=model, thresholds=(acc + 0.1, acc - 0.1))
+    assert below.status == "failed" and below.diagnosis == "low_accuracy"
+    assert below.figures["fraction"] == pytest.approx(0.5, abs=1e-3) and "full points" in below.message
+    floor = judges.judge_accuracy("n", round(acc, 4), model=model, thresholds=(0.999, 0.99))
+    assert floor.figures["fraction"] == 0.0
+    # without weights the reported figure is what the bar reads
+    assert judges.judge_accuracy("n", 0.5, thresholds=(0.9, 0.1)).figures["fraction"] == pytest.approx(0.5)
+    # partial pays the fraction; without partial a bar not met earns nothing
+    half = [dataclasses.replace(below, id="lenet.accuracy")]
+    paid = scoring.score(half, {"accuracy": 2.0}, [Rule("accuracy", partial=True)])[0]
+    assert paid.score == pytest.approx(2.0 * below.figures["fraction"]) and paid.max_score == 2.0
+    assert scoring.score(half, {"accuracy": 2.0})[0].score == 0.0
+
+
 @pytest.fixture(scope="module")
 def cnn():
     net = planting.seeded_network("two_layer_cnn")
@@ -221,3 +244,20 @@ def test_missing_and_malformed_files_fail_only_their_check(planted):
     assert results["top3"].diagnosis == "unreadable_file" and "top3.json" in results["top3"].message
     assert results["loss_log"].ok and results["accuracy"].ok
     assert "weights" in results["accuracy"].message  # weights are not used here: says what to add
+
+
+def test_a_low_accuracy_is_explained_by_what_the_other_checks_found():
+    from grader.deliverables.checks import explain_low_accuracy
+    from grader.results import failed, passed, uninformative
+
+    ev = SimpleNamespace(initial={f"W{i}": np.full((40, 20, 3, 3), 0.01) * np.sign(np.random.default_rng(i).normal(size=(40, 20, 3, 3)))
+                         for i in (1, 2, 3)}
+                         | {"b1": np.zeros(40)})
+    right = [passed("cnn.gradient"), passed("cnn.gradcheck"), uninformative("cnn.training", "the reference stalls")]
+    why = explain_low_accuracy("cnn", right, ev)
+    assert "your gradient is right" in why and "W1 0.01" in why  # std shown to 3 significant digits
+    assert "He init" in why and "the reference stalls" in why
+    wrong = explain_low_accuracy("cnn", [failed("cnn.gradient", "off"), passed("cnn.gradcheck")],
+                                 SimpleNamespace(initial={"W1": np.ones((3, 3))}))
+    assert "your gradient is wrong" in wrong and "He init" not in wrong  # a large init is not the stall's cause
+    assert explain_low_accuracy("cnn", [], SimpleNamespace(initial={})) == ""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.deliverables import CHECKS as DELIVERABLES
 from grader.grade import grade
 from grader.report import json_report
 
@@ -18,8 +19,14 @@ def statuses(report):
     return {c.id: c.status for c in report.checks}
 
 
+def is_deliverable(check_id):
+    return check_id.rsplit(".", 1)[-1] in DELIVERABLES
+
+
 def not_passed(report, prefix=""):
-    return {c.id: c.message for c in report.checks if c.id.startswith(prefix) and c.status != "passed"}
+    """Code checks that did not pass (the fixtures other than the sample hand in no deliverables)."""
+    return {c.id: c.message for c in report.checks
+            if c.id.startswith(prefix) and c.status != "passed" and not is_deliverable(c.id)}
 
 
 def uninformative(report, prefix=""):
@@ -51,6 +58,17 @@ def test_sample_pa2_submission_gets_full_marks(sample_report):
         for check in NET_CHECKS:
             if f"{net}.{check}" not in unjudged:
                 assert statuses(sample_report)[f"{net}.{check}"] == "passed"
+    # and every deliverable, checked against the handed-in weights; the CAMs earn the extra credit
+    for net in ("two_layer_cnn", "three_layer_cnn", "two_layer_cnn_torch", "three_layer_cnn_torch", "three_layer_nn"):
+        for check in DELIVERABLES:
+            if check == "cam" and net == "three_layer_nn":
+                assert f"{net}.cam" not in statuses(sample_report)  # no feature maps, no CAM check
+                continue
+            result = sample_report.by_id()[f"{net}.{check}"]
+            assert result.ok, result.message
+            if check in ("confusion_matrix", "top3", "accuracy"):
+                assert result.figures.get("model_source"), result.message  # judged against the model
+    assert sample_report.extra_max > 0 and sample_report.extra_score == sample_report.extra_max
     assert sample_report.sandbox["restarts"] == 0
 
 
@@ -85,7 +103,8 @@ def test_torch_only_submission_passes_the_torch_network_checks(data_dir):
     report = grade(SUBS / "correct_torch", data_dir=data_dir)
     for net in ("two_layer_cnn_torch", "three_layer_cnn_torch"):
         # every check passes, except one that cannot judge in this budget: that one is worth nothing
-        unjudged = [c for c in report.checks if c.id.startswith(net + ".") and c.status != "passed"]
+        unjudged = [c for c in report.checks if c.id.startswith(net + ".") and c.status != "passed"
+                    and not is_deliverable(c.id)]
         assert all(c.status == "skipped" and c.max_score == 0 for c in unjudged), [c.message for c in unjudged]
         assert {c.id for c in unjudged} <= {f"{net}.training"}
     assert statuses(report)["layers.convolution.forward"] == "failed"  # no NumPy layers in it
@@ -100,6 +119,11 @@ def test_colab_notebook_is_imported_without_its_shell_drive_and_training_cells(d
     assert nb["path"] == "PA2.ipynb" and nb["status"] == "ok"
     kinds = {d["kind"] for d in nb["dropped"]}
     assert {"shell", "magic", "colab"} <= kinds, kinds
+    # it hands in no deliverables: each of their checks fails on its own, naming the file expected
+    for check in DELIVERABLES:
+        result = report.by_id()[f"two_layer_cnn.{check}"]
+        assert result.status == "failed" and result.diagnosis == "missing_file", result.message
+        assert "results/two_layer_cnn" in result.message or "results/cam" in result.message
     # its `import matplotlib.pyplot` loads the real package (a grader dependency since the HTML report)
     assert not any("matplotlib" in w for w in report.warnings)
 
