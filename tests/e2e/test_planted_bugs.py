@@ -48,10 +48,21 @@ def kind(check_id: str) -> str:
     return f"{'layers' if parts[0] == 'layers' else 'network'}.{parts[-1]}"
 
 
+#: Deliverable kinds fail on planted files, not planted code: the test in tests/deliverables that plants
+#: a wrong file for each (a forged matrix, a top-3 that is not the top, a log typed by hand, a reported
+#: accuracy that is not the model's, a CAM from the wrong layer).
+PLANTED_FILES = {"confusion_matrix": "test_forged_matrix_with_the_right_row_sums_is_not_the_model",
+                 "top3": "test_top3_that_is_not_the_top_fails", "loss_log": "test_loss_log_typed_by_hand_fails",
+                 "accuracy": "test_reported_accuracy_must_be_the_models",
+                 "cam": "test_cam_from_the_last_conv_layer_passes_and_from_another_fails"}
+
+
 def test_every_check_kind_of_the_shipped_rubrics_has_a_bug_that_fails_it():
     kinds = {f"layers.{k}" for r in SHIPPED for k in ("forward", "backward", "gradcheck") if r.get("layers")}
     kinds |= {f"network.{k}" for r in SHIPPED if r.get("networks") for k in r.get("network_checks", [])}
     caught = {kind(c) for bug in BUGS for c in bug["expect_failed"]}
+    planted = (Path(__file__).resolve().parents[1] / "deliverables" / "test_deliverables.py").read_text()
+    caught |= {f"network.{k}" for k, test in PLANTED_FILES.items() if f"def {test}(" in planted}
     assert kinds - caught == set()
     assert {"zero_init_weights", "large_init_weights"} <= {b["name"] for b in BUGS
                                                            if "three_layer_nn.training" in b["expect_failed"]}

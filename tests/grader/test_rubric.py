@@ -53,8 +53,11 @@ def test_shipped_rubric_validates_and_reproduces_the_assignment(name):
     assert plan.name == name and plan.source == str(path)
     for field, value in EXPECTED[name].items():
         assert getattr(plan, field) == value, field
-    assert plan.network_checks == NETWORK_CHECKS
-    assert plan.points == DEFAULT_POINTS
+    # PA2 also grades the deliverables (its handout asks for them); the others are code only
+    deliverables = ("confusion_matrix", "top3", "loss_log", "accuracy", "cam") if name == "pa2" else ()
+    assert plan.network_checks == NETWORK_CHECKS + deliverables
+    # PA2's CAM is +30% extra credit (rubrics/pa2.yaml says how 4.95 is computed); the rest are defaults
+    assert plan.points == (dict(DEFAULT_POINTS, cam=4.95) if name == "pa2" else DEFAULT_POINTS)
     assert plan.limits == {} and plan.training == {}
     assert path.read_text().startswith("#")  # the comment header explaining the fields
 
