@@ -244,6 +244,7 @@ class BatchOptions:
     workers: int | None = None
     regrade: bool = False
     scheduler: str | None = None      # a dask.distributed scheduler address
+    formats: tuple[str, ...] = ()     # student-facing reports per submission: gradescope, junit, html
 
     def fingerprint_options(self) -> dict[str, Any]:
         """The options that change a grade (a different value grades every submission again)."""
@@ -355,12 +356,30 @@ def run_batch(folder: Path, out: Path, plan, options: BatchOptions, console=None
             sandbox = {}
             if report:
                 sandbox = {k: v for k, v in json.loads(report).get("sandbox", {}).items() if k in ("isolation", "notes")}
+            if report and options.formats:  # before the record: a record marks the submission finished
+                write_formats(json.loads(report), out / sid, options.formats, options.data_dir)
             book.write(gb.Record(id=sid, status=outcome["status"], seconds=outcome["seconds"],
                                  fingerprint=fps[sid], reason=outcome.get("reason", ""),
                                  final=outcome.get("final", True), sandbox=sandbox), report)
             graded.append(sid)
             advance(sid, outcome["status"])
     return BatchResult(book, graded, skipped, left_out)
+
+
+#: The student-facing formats a batch can write per submission, and their file names in OUT/<id>/.
+FORMATS = {"gradescope": "results.json", "junit": "junit.xml", "html": "html"}
+
+
+def write_formats(report_data: dict, folder: Path, formats, data_dir) -> None:
+    """OUT/<id>/results.json, junit.xml and html/ from the report the batch collected (rendered by
+    the client, so a dask cluster's reports get them too)."""
+    from grader.report import outputs
+    from grader.results import Report
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {f: str(folder / FORMATS[f]) if f in formats else None for f in FORMATS}
+    outputs.write(Report.from_dict(report_data), gradescope_file=paths["gradescope"], junit_file=paths["junit"],
+                  html_dir=paths["html"], data_dir=data_dir)
 
 
 class _progress:
@@ -459,7 +478,9 @@ def main(args, plan, limit_overrides: dict, err) -> int:
     options = BatchOptions(rubric=Path(plan.source), data_dir=str(args.data_dir) if args.data_dir else None,
                            seed=args.seed, isolation=args.isolation, limit_overrides=limit_overrides,
                            budget=args.budget, workers=args.workers, regrade=args.regrade,
-                           scheduler=args.scheduler)
+                           scheduler=args.scheduler,
+                           formats=tuple(f for f, on in (("gradescope", args.gradescope), ("junit", args.junit),
+                                                         ("html", args.html)) if on))
     try:
         result = run_batch(args.batch, args.out, plan, options, console=None if args.quiet else err)
     except BatchError as exc:

@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a rubric file to grade with (overrides --assignment)")
     p.add_argument("--data-dir", type=Path, help="folder with the four MNIST IDX .gz files")
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE ('-' for stdout)")
-    p.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json to FILE")
-    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE (one testcase per check)")
-    p.add_argument("--html", metavar="DIR", help="write the student's feedback page DIR/index.html")
+    p.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json to FILE (with --batch: OUT/<id>/results.json, any value)")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE (one testcase per check; with --batch: OUT/<id>/junit.xml)")
+    p.add_argument("--html", metavar="DIR", help="write the student's feedback page DIR/index.html (with --batch: OUT/<id>/html/)")
     p.add_argument("--show-hidden", action="store_true",
                    help="list hidden checks in the terminal report too (for instructors)")
     p.add_argument("--seed", type=int, help="seed of the check inputs (default: derived from the submission)")

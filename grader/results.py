@@ -102,6 +102,14 @@ class Report:
     def by_id(self) -> dict[str, CheckResult]:
         return {c.id: c for c in self.checks}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Report":
+        """A report read back from its JSON (``to_dict``), e.g. to render other formats of it later."""
+        fields = {f for f in CheckResult.__dataclass_fields__}
+        checks = [CheckResult(**{k: v for k, v in c.items() if k in fields}) for c in data.get("checks", [])]
+        own = {f for f in cls.__dataclass_fields__} - {"checks"}
+        return cls(checks=checks, **{k: v for k, v in data.items() if k in own})
+
     def to_dict(self) -> dict[str, Any]:
         """Everything, hidden checks included: the instructor's view (what --json writes)."""
         data = asdict(self)

@@ -42,10 +42,24 @@ def full_run(tmp_path_factory, rubric_file):
     """One uninterrupted batch of alice, bob (correct), carol (buggy) and dave (hostile), 2 workers."""
     root = tmp_path_factory.mktemp("full")
     folder, out = make_batch(root / "class", hostile=True), root / "out"
-    proc = cli("--batch", folder, "--out", out, "--rubric", rubric_file, "--workers", 2)
+    proc = cli("--batch", folder, "--out", out, "--rubric", rubric_file, "--workers", 2,
+               "--gradescope", "x", "--junit", "x", "--html", "x")
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
     return folder, out, stderr
+
+
+def test_student_facing_reports_are_written_per_submission(full_run):
+    import jsonschema
+    from grader.report import gradescope
+
+    _, out, _ = full_run
+    for sid in ("alice", "carol"):
+        results = json.loads((out / sid / "results.json").read_text())
+        jsonschema.validate(results, gradescope.schema())
+        assert results["score"] == float(rows(out)[sid]["score"])
+        assert "<testsuite" in (out / sid / "junit.xml").read_text()
+        assert "layers.relu" in (out / sid / "html" / "index.html").read_text()
 
 
 def test_gradebook_has_a_row_per_student_with_points_and_the_first_fix(full_run):
