@@ -9,6 +9,7 @@ import pytest
 from grader.deliverables import CHECKS as DELIVERABLES
 from grader.grade import grade
 from grader.report import json_report
+from tests.report.formats import write_and_validate_every_format
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBS = ROOT / "tests" / "submissions"
@@ -85,6 +86,14 @@ def test_sample_report_follows_the_schema(sample_report):
     data = json_report.report_dict(sample_report)
     json_report.validate(data)
     assert data["score"] == sample_report.score
+
+
+def test_sample_report_in_every_format(sample_report, tmp_path, data_dir):
+    results = write_and_validate_every_format(sample_report, tmp_path, data_dir)
+    # the figures a picture says more with are on the page: matrices, curves, top-3 grids, CAMs
+    page = (tmp_path / "html" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") >= 15
+    assert any("extra credit" in t.get("tags", []) for t in results["tests"])
 
 
 def test_top_level_training_script_is_left_out(sample_report):

@@ -10,6 +10,7 @@ import yaml
 from grader.grade import grade
 from grader.plan import Plan
 from grader.report import json_report
+from tests.report.formats import write_and_validate_every_format
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "submissions" / "sample"
@@ -82,6 +83,7 @@ def test_the_sample_passes_every_check_of_the_bug_plan(clean_report):
 @pytest.mark.parametrize("bug", BUGS, ids=[b["name"] for b in BUGS])
 def test_planted_bug_is_caught_and_named(bug, tmp_path, clean_report):
     report = grade(materialise(bug, tmp_path / "sub"), assignment=plan_for(bug), seed=5)
+    write_and_validate_every_format(report, tmp_path / "reports")  # every format holds a failing report too
     status = {c.id: c.status for c in report.checks}
     for check_id in bug["expect_failed"]:
         assert status[check_id] in ("failed", "error"), (check_id, status[check_id])

@@ -7,6 +7,7 @@ import pytest
 
 from grader.grade import grade
 from grader.report import json_report
+from tests.report.formats import write_and_validate_every_format
 
 STUDENT = Path(__file__).resolve().parents[2] / "submissions" / "201811118"
 
@@ -16,9 +17,12 @@ def report(data_dir):
     return grade(STUDENT, data_dir=data_dir)
 
 
-def test_partial_credit(report):
-    assert 0 < report.score < report.max_score
+def test_partial_credit(report, tmp_path, data_dir):
+    assert 0 < report.score - report.extra_score < report.max_score
     json_report.validate(json_report.report_dict(report))
+    results = write_and_validate_every_format(report, tmp_path, data_dir)
+    failed = [t for t in results["tests"] if t.get("status") == "failed"]
+    assert [t["name"] for t in failed] == ["three_layer_cnn.accuracy"]
 
 
 def test_the_two_layer_cnn_and_its_deliverables_pass(report):
