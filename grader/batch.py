@@ -339,9 +339,12 @@ def run_batch(folder: Path, out: Path, plan, options: BatchOptions, console=None
     todo = [(sid, path) for sid, path in subs if options.regrade or not book.is_done(sid, fps[sid])]
     skipped = [sid for sid, _ in subs if sid not in {t for t, _ in todo}]
     book.write_csv()
+    overrides = dict(options.limit_overrides)
+    if "cpus" not in overrides and not options.scheduler:
+        overrides["cpus"] = fair_share(options.workers or default_workers())
     jobs = [(sid, {"submission": str(path), "display": str(path), "rubric": str(options.rubric),
                    "rubric_display": plan.source, "data_dir": options.data_dir, "seed": options.seed,
-                   "isolation": options.isolation, "limit_overrides": options.limit_overrides})
+                   "isolation": options.isolation, "limit_overrides": overrides})
             for sid, path in todo]
     if runner is not None:
         pass
@@ -364,6 +367,12 @@ def run_batch(folder: Path, out: Path, plan, options: BatchOptions, console=None
             graded.append(sid)
             advance(sid, outcome["status"])
     return BatchResult(book, graded, skipped, left_out)
+
+
+def fair_share(workers: int) -> float:
+    """Cores' worth of CPU each submission's worker may use when ``workers`` grade at once (a cgroup
+    quota where the machine has cgroups): a busy-looping submission cannot slow the others."""
+    return max(1.0, round((os.cpu_count() or 1) / max(1, workers), 2))
 
 
 #: The student-facing formats a batch can write per submission, and their file names in OUT/<id>/.

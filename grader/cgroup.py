@@ -75,20 +75,29 @@ def _sweep(parent: Path) -> None:
                 pass
 
 
-def create(memory_mb: int, max_tasks: int) -> Cgroup | None:
-    """A new cgroup limited to ``memory_mb`` of memory and ``max_tasks`` tasks, or None."""
+#: CFS period for a CPU quota (the kernel's default, 100 ms).
+CPU_PERIOD_US = 100_000
+
+
+def create(memory_mb: int, max_tasks: int, cpus: float = 0.0) -> Cgroup | None:
+    """A new cgroup limited to ``memory_mb`` of memory, ``max_tasks`` tasks and (``cpus`` > 0) that
+    many cores' worth of CPU time, or None. A controller the machine lacks is left out."""
     name = f"{os.getpid()}-{next(_counter)}"
     try:
         if (ROOT / "cgroup.controllers").exists():
-            return _create_v2(name, memory_mb, max_tasks)
-        return _create_v1(name, memory_mb, max_tasks)
+            return _create_v2(name, memory_mb, max_tasks, cpus)
+        return _create_v1(name, memory_mb, max_tasks, cpus)
     except OSError:
         return None
 
 
-def _create_v1(name: str, memory_mb: int, max_tasks: int) -> Cgroup | None:
+def _quota(cpus: float) -> int:
+    return max(1000, int(cpus * CPU_PERIOD_US))
+
+
+def _create_v1(name: str, memory_mb: int, max_tasks: int, cpus: float = 0.0) -> Cgroup | None:
     folders = {}
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids") + (("cpu",) if cpus > 0 else ()):
         base = ROOT / controller
         if not (base / "cgroup.procs").exists():
             continue
@@ -107,17 +116,21 @@ def _create_v1(name: str, memory_mb: int, max_tasks: int) -> Cgroup | None:
         _write(memory / "memory.memsw.limit_in_bytes", str(memory_mb * 1024 * 1024))
     if "pids" in folders:
         _write(folders["pids"] / "pids.max", str(max_tasks))
+    if "cpu" in folders:
+        _write(folders["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US))
+        _write(folders["cpu"] / "cpu.cfs_quota_us", str(_quota(cpus)))
     return Cgroup(folders, 1)
 
 
-def _create_v2(name: str, memory_mb: int, max_tasks: int) -> Cgroup | None:
+def _create_v2(name: str, memory_mb: int, max_tasks: int, cpus: float = 0.0) -> Cgroup | None:
     parent = ROOT / "grader"
     parent.mkdir(exist_ok=True)
     enabled = (ROOT / "cgroup.subtree_control").read_text().split()
     if "memory" not in enabled:
         return None
     try:
-        _write(parent / "cgroup.subtree_control", "+memory" + (" +pids" if "pids" in enabled else ""))
+        _write(parent / "cgroup.subtree_control", "+memory" + (" +pids" if "pids" in enabled else "")
+               + (" +cpu" if cpus > 0 and "cpu" in enabled else ""))
     except OSError:
         return None
     _sweep(parent)
@@ -128,4 +141,6 @@ def _create_v2(name: str, memory_mb: int, max_tasks: int) -> Cgroup | None:
         _write(folder / "memory.swap.max", "0")
     if (folder / "pids.max").exists():
         _write(folder / "pids.max", str(max_tasks))
-    return Cgroup({"memory": folder, "pids": folder}, 2)
+    if cpus > 0 and (folder / "cpu.max").exists():
+        _write(folder / "cpu.max", f"{_quota(cpus)} {CPU_PERIOD_US}")
+    return Cgroup({"memory": folder, "pids": folder, **({"cpu": folder} if cpus > 0 else {})}, 2)

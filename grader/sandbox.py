@@ -88,6 +88,7 @@ class Limits:
     tmp_mb: int = 256             # what the worker may write: its private /tmp (bwrap), its copy (otherwise)
     shm_mb: int = 64              # size of /dev/shm under bubblewrap
     threads: int = 2              # BLAS/OpenMP threads of the worker (the parent waits meanwhile)
+    cpus: float = 0.0             # cores' worth of CPU time for the worker's tree (cgroup CPU quota; 0: no quota)
 
 
 # ---------------------------------------------------------------- errors
@@ -650,7 +651,8 @@ class Sandbox:
             _SELFCHECKS[key] = found
         self.environment = found
         self._address_space_mb = found["reserved_mb"] + 2 * self.limits.memory_mb
-        cg = "cgroup memory and task limits" if self.cgroup_supported() else "no cgroups here: memory limited by the watchdog and RLIMIT_AS"
+        cg = ("cgroup memory and task limits" + (f" and a CPU quota of {self.limits.cpus:g} cores" if self.limits.cpus else "")
+              if self.cgroup_supported() else "no cgroups here: memory limited by the watchdog and RLIMIT_AS")
         self.notes.append(f"worker self-check passed: {self.python} (Python {found['python']}), numpy {found['numpy']}, "
                           f"torch {found['torch']} ({torch_build(found)}); libraries reserve {found['reserved_mb']} MB "
                           f"of address space, so RLIMIT_AS is {self._address_space_mb} MB; {cg}")
@@ -820,7 +822,8 @@ class Sandbox:
         cmd, start_dir = self._command(req_r, rep_w)
         limits = self._rlimits()
         overhead = 3 if self.isolation == "bwrap" else 1
-        self.cgroup = cgroups.create(self.limits.memory_mb, 4 * self.limits.max_processes + 16 + overhead)
+        self.cgroup = cgroups.create(self.limits.memory_mb, 4 * self.limits.max_processes + 16 + overhead,
+                                     self.limits.cpus)
         procs = [os.fsencode(f) for f in (self.cgroup.procs_files if self.cgroup else [])]
 
         def preexec() -> None:  # setrlimit and joining the cgroup: plain syscalls, safe after fork
