@@ -53,7 +53,8 @@ def test_sample_pa2_submission_gets_full_marks(sample_report):
     for check_id in unjudged:  # a check that cannot fail is worth nothing, and says why
         assert sample_report.by_id()[check_id].max_score == 0
         assert "worth no points" in sample_report.by_id()[check_id].message
-    assert sample_report.score == sample_report.max_score > 0
+    assert sample_report.score == sample_report.max_score + sample_report.extra_max  # extra credit included
+    assert sample_report.max_score > 0
     # every other check of every network of PA2 passed, the training ones included
     for net in ("two_layer_cnn", "three_layer_cnn", "two_layer_cnn_torch", "three_layer_cnn_torch", "three_layer_nn"):
         for check in NET_CHECKS:
