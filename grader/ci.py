@@ -40,13 +40,9 @@ def add_arguments(parser) -> None:
                    help="with --ci: a check id (or pattern such as 'layers.*.forward') that must pass; repeatable")
 
 
-def is_hidden(check) -> bool:
-    return bool(getattr(check, "hidden", False))
-
-
 def visible(report: Report) -> Report:
     """The report without its hidden checks (their points too): what CI may show."""
-    return dataclasses.replace(report, checks=[c for c in report.checks if not is_hidden(c)])
+    return dataclasses.replace(report, checks=report.visible_checks())
 
 
 def parse_bar(text: str | None, max_score: float) -> float | None:

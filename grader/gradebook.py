@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import tree
+from grader.results import group_of
 
 STATUSES = ("graded", "error", "timeout")
 #: The fixed columns of gradebook.csv; one column per group of checks follows ``seconds``.
@@ -139,14 +140,6 @@ class Gradebook:
         writer.writeheader()
         writer.writerows(self.rows())
         atomic_write(self.out / "gradebook.csv", buf.getvalue())
-
-
-def group_of(check_id: str) -> str:
-    """The group a check's points are summed under: ``layers``, a network's key, or ``submission``."""
-    parts = check_id.split(".")
-    if parts[0] == "layers":
-        return "layers"
-    return parts[0] if len(parts) > 1 else "submission"
 
 
 def _num(value: float) -> str:

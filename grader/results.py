@@ -37,6 +37,15 @@ class CheckResult:
         return self.status == "passed"
 
 
+def group_of(check_id: str) -> str:
+    """The group a check belongs to (a report table, a gradebook column): "layers", a network's key,
+    or "submission" for the one-part ids (load, integrity)."""
+    parts = check_id.split(".")
+    if parts[0] == "layers":
+        return "layers"
+    return parts[0] if len(parts) > 1 else "submission"
+
+
 def passed(check_id: str, message: str = "", **figures: Any) -> CheckResult:
     return CheckResult(check_id, "passed", message, figures)
 

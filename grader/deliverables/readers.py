@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.lib.format as npy_format
 
+from grader.deliverables.contract import FORMATS
+
 #: Size caps (bytes) per kind of file, checked with stat before a byte is read.
 MAX_JSON_BYTES = 1 << 20
 MAX_CSV_BYTES = 4 << 20
@@ -170,8 +172,6 @@ def _as_matrix(rows: list[list[str]], path: Path, what: str) -> np.ndarray:
 
 def read_confusion(path: Path) -> np.ndarray:
     """The handed-in confusion matrix (CSV or .npy) as float64; shape is judged later."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["confusion"]
     if path.suffix == ".npy":
         m = read_npy(path, what).astype(np.float64)
@@ -195,8 +195,6 @@ def _float_list(value, name: str, path: Path, what: str, limit: int = MAX_CSV_RO
 
 def read_top3(path: Path) -> dict:
     """``{"among": str, "index": int (10, 3), "prob": float (10, 3)}`` from top3.json."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["top3"]
     data = read_json(path, what)
     if not isinstance(data, dict) or "index" not in data or "prob" not in data:
@@ -222,8 +220,6 @@ _VALID_KEYS = ("valid_loss", "valid", "val_loss", "validation_loss", "validation
 
 def read_loss(path: Path) -> dict[str, list[float]]:
     """``{"train": [...], "valid": [...]}`` per epoch from loss.csv or loss.json."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["loss"]
     if path.suffix == ".json":
         data = read_json(path, what)
@@ -262,8 +258,6 @@ def read_loss(path: Path) -> dict[str, list[float]]:
 
 def read_metrics(path: Path) -> float:
     """The reported test accuracy as a fraction (a percentage above 1 is divided by 100)."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["metrics"]
     data = read_json(path, what)
     value = data.get("test_accuracy") if isinstance(data, dict) else None
@@ -278,8 +272,6 @@ def read_metrics(path: Path) -> float:
 
 def read_cam(path: Path) -> np.ndarray:
     """The handed-in CAM as a 2-D float64 map (a leading axis of length 1 is dropped)."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["cam"]
     cam = read_npy(path, what).astype(np.float64)
     while cam.ndim > 2 and cam.shape[0] == 1:
@@ -293,8 +285,6 @@ def read_cam(path: Path) -> np.ndarray:
 
 def read_cam_sample(path: Path, n_test: int = 10_000) -> tuple[int, int]:
     """(test image index, class) from sample.json."""
-    from grader.deliverables.contract import FORMATS
-
     what = FORMATS["cam_sample"]
     data = read_json(path, what)
     if not isinstance(data, dict):

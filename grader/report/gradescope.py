@@ -25,8 +25,8 @@ from typing import Any
 
 import jsonschema
 
-from grader.report.student_view import cases_text, group_of, is_extra, student_view
-from grader.results import CheckResult, Report
+from grader.report.student_view import cases_text, student_view
+from grader.results import CheckResult, Report, group_of
 
 #: visibility values of the spec: "hidden", "after_due_date", "after_published", "visible"
 HIDDEN_VISIBILITY = "after_published"
@@ -34,7 +34,7 @@ HIDDEN_VISIBILITY = "after_published"
 
 def _test(check: CheckResult, number: str) -> dict[str, Any]:
     tags = [group_of(check.id), check.id.split(".")[-1]]
-    if is_extra(check):
+    if check.extra:
         tags.append("extra credit")
     if check.status in ("error", "skipped"):
         tags.append(check.status)
@@ -44,7 +44,7 @@ def _test(check: CheckResult, number: str) -> dict[str, Any]:
     test: dict[str, Any] = {
         "score": float(check.score),
         "max_score": float(check.max_score),
-        "name": ("extra credit: " if is_extra(check) else "") + check.id,
+        "name": ("extra credit: " if check.extra else "") + check.id,
         "number": number,
         "output": output,
         "output_format": "text",

@@ -15,8 +15,8 @@ from itertools import groupby
 from pathlib import Path
 
 from grader.report import figures as fig
-from grader.report.student_view import cases_text, group_of, is_extra, problems, student_view
-from grader.results import CheckResult, Report
+from grader.report.student_view import cases_text, problems, student_view
+from grader.results import CheckResult, Report, group_of
 
 MARK = {"passed": "✔", "failed": "✘", "error": "!", "skipped": "–"}
 
@@ -61,7 +61,7 @@ def _points(c: CheckResult) -> str:
 def _row(c: CheckResult) -> str:
     first = c.message.splitlines()[0] if c.message else ""
     cases = cases_text(c)
-    extra = '<span class="tag">extra credit</span>' if is_extra(c) else ""
+    extra = '<span class="tag">extra credit</span>' if c.extra else ""
     result = _e(first) + (f' <span class="note">({_e(cases)})</span>' if cases else "")
     return (f'<tr><td class="id">{_e(c.id)}{extra}</td><td class="{c.status}">{MARK[c.status]}</td>'
             f'<td class="pts">{_points(c)}</td><td class="{"" if c.ok else c.status}">{result}</td></tr>')

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.report.student_view import cases_text, group_of, student_view
-from grader.results import Report
+from grader.report.student_view import cases_text, student_view
+from grader.results import Report, group_of
 
 # characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/U+FFFF)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -3,7 +3,7 @@
 Every student-facing renderer (terminal, Gradescope, JUnit, HTML) goes through ``student_view`` so
 that "hidden" means the same everywhere: a hidden check counts in the score, but its id, message
 and figures never leave the instructor's JSON. Totals follow the rubric fields ``extra`` (points
-beyond the maximum) and ``hidden``; both are read with defaults so older records still render.
+beyond the maximum) and ``hidden``, which scoring sets on every result.
 """
 
 from __future__ import annotations
@@ -11,22 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.results import CheckResult, Report
-
-
-def is_hidden(check: CheckResult) -> bool:
-    return bool(getattr(check, "hidden", False))
-
-
-def is_extra(check: CheckResult) -> bool:
-    return bool(getattr(check, "extra", False))
-
-
-def group_of(check_id: str) -> str:
-    """The table a check belongs in: "layers", a network's name, or "submission"."""
-    parts = check_id.split(".")
-    if parts[0] == "layers":
-        return "layers"
-    return parts[0] if len(parts) > 1 else "submission"
 
 
 @dataclass(frozen=True)

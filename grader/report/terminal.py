@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.report.student_view import group_of, problems as fix_list, student_view
-from grader.results import Report
+from grader.report.student_view import problems as fix_list, student_view
+from grader.results import Report, group_of
 
 
 def _clean(value) -> str:
