@@ -216,9 +216,10 @@ def network_checks(session: Session, key: str, seed: int, data, budget, limits: 
                                   root=root, plan=plan, data_dir=data_dir)
     results = ctx.earlier
     results.append(arch)
+    kinds = [k for k in kinds if k.applies is None or k.applies(key)]
+    preparing = [k for k in kinds if k.prepare is not None]
     for kind in kinds:
-        if kind.applies is not None and not kind.applies(key):
-            continue
+        preparing = [k for k in preparing if not k.prepare(ctx)]
         if kind.progress:
             say(kind.progress.format(key=key))
         results.append(kind.run(ctx))

@@ -68,6 +68,9 @@ class NetworkKind:
     ``progress``: what the progress line says before it runs (``{key}`` is the network);
     ``default_on``: part of a plan's network checks when the rubric does not list them.
     ``run`` is None for ``architecture`` alone: it produces the evidence the others read.
+    ``prepare(ctx) -> bool``: called after each earlier check of the network until it returns True,
+    to start work in the background that ``run`` collects later (the deliverables' test-set pass
+    runs while the training checks use the worker).
     """
 
     name: str
@@ -79,6 +82,7 @@ class NetworkKind:
     default_on: bool = True
     source: Callable | None = None  # the function ``run`` calls, for describe()
     applies: Callable[[str], bool] | None = None  # networks it makes sense for (None: all)
+    prepare: Callable[[NetworkContext], bool] | None = None
 
     scope = "network"
 
@@ -146,7 +150,8 @@ for _name, _doc in (("confusion_matrix", "the handed-in 10x10 test-set confusion
                     ("cam", "the handed-in Class Activation Map of the shared sample")):
     register(NetworkKind(_name, 1.0, lambda c, _n=_name: deliverables.run_kind(c, _n), _doc, default_on=False,
                          progress="checking the deliverables of {key}" if _name == "confusion_matrix" else "",
-                         source=deliverables.deliverable_checks, applies=deliverables.applies(_name)))
+                         source=deliverables.deliverable_checks, applies=deliverables.applies(_name),
+                         prepare=deliverables.prepare if _name == "confusion_matrix" else None))
 
 
 # ----------------------------------------------------------------------------- views

@@ -2,7 +2,7 @@
 test accuracy, CAM), read with hard limits and judged for consistency and against the model
 itself whenever trained weights were handed in. The contract is in README, "Deliverables"."""
 
-from grader.deliverables.checks import applies, deliverable_checks, run_kind
+from grader.deliverables.checks import applies, deliverable_checks, prepare, run_kind
 from grader.deliverables.settings import CHECKS
 
-__all__ = ["applies", "deliverable_checks", "run_kind", "CHECKS"]
+__all__ = ["applies", "deliverable_checks", "prepare", "run_kind", "CHECKS"]

@@ -23,10 +23,12 @@ SOURCES = {"confusion_matrix": ("confusion",), "top3": ("top3", "tensorboard"), 
            "accuracy": ("metrics",), "cam": ("cam",)}
 
 
-def _missing(check_id: str, settings: DeliverableSettings, kinds, net: str) -> CheckResult:
+def _missing(check_id: str, settings: DeliverableSettings, kinds, net: str, network_found: bool = True) -> CheckResult:
     where = " or ".join(settings.contract.expected(k, net) + ("/ (TensorBoard run)" if k == "tensorboard" else "")
                         for k in kinds)
-    return failed(check_id, f"no file found at {where}: hand in {FORMATS[kinds[0]]}", diagnosis="missing_file")
+    first = "" if network_found else f"network '{net}' was not found in the submission ({net}.architecture says " \
+                                     "where the grader looked), and "
+    return failed(check_id, f"{first}no file found at {where}: hand in {FORMATS[kinds[0]]}", diagnosis="missing_file")
 
 
 def _unreadable(check_id: str, exc: ReadError, rel: str) -> CheckResult:
@@ -38,15 +40,34 @@ def applies(check: str):
     return (lambda key: key not in NO_CAM) if check == "cam" else None
 
 
+def _logits_passed(ctx) -> bool:
+    return any(r.id == f"{ctx.key}.logits" and r.ok for r in ctx.earlier)
+
+
+def prepare(ctx) -> bool:
+    """Start the test-set evaluation of the handed-in weights as soon as ``<net>.logits`` has run (right
+    away when the plan has no logits check), so the reference's pass over the test set runs while the
+    network's training checks use the worker. True once done (the registry stops asking)."""
+    if "logits" in ctx.plan.network_checks and not any(r.id == f"{ctx.key}.logits" for r in ctx.earlier):
+        return False
+    if "evaluation" not in ctx.shared:
+        listed = [c for c in CHECKS if c in ctx.plan.network_checks]
+        started = begin_evaluation(ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed,
+                                   logits_passed=_logits_passed(ctx), timeout=ctx.timeout, wanted=listed)
+        if started is not None:
+            started.loaded = False  # the checks that run before the deliverables renew the worker's network
+        ctx.shared["evaluation"] = started
+    return True
+
+
 def run_kind(ctx, check: str) -> CheckResult:
     """One deliverable kind for the registry: the first kind of a network to run judges all the kinds
     the plan lists (they share one evaluation of the handed-in weights), the others read the result."""
     if "deliverables" not in ctx.shared:
         listed = [c for c in CHECKS if c in ctx.plan.network_checks]
-        logits_ok = any(r.id == f"{ctx.key}.logits" and r.ok for r in ctx.earlier)
         ctx.shared["deliverables"] = {r.id: r for r in deliverable_checks(
-            ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed, logits_passed=logits_ok,
-            timeout=ctx.timeout, wanted=listed)}
+            ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed, logits_passed=_logits_passed(ctx),
+            timeout=ctx.timeout, wanted=listed, started=ctx.shared.get("evaluation"))}
     result = ctx.shared["deliverables"][f"{ctx.key}.{check}"]
     if check == "accuracy" and result.diagnosis == "low_accuracy":
         why = explain_low_accuracy(ctx.key, ctx.earlier, ctx.evidence)
@@ -83,12 +104,39 @@ def explain_low_accuracy(key: str, earlier: list[CheckResult], ev) -> str:
     return ("why the accuracy may be low (what the grader can tell):\n" + "\n".join(lines)) if lines else ""
 
 
-def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logits_passed: bool = False,
-                       timeout=None, wanted=CHECKS) -> list[CheckResult]:
-    """``<key>.confusion_matrix|top3|loss_log|accuracy|cam`` (those in ``wanted``), with the paths and
-    ranking of the plan's ``deliverables`` section (the contract's defaults where it has none)."""
+def _wanted(key: str, wanted) -> list[str]:
+    return [c for c in CHECKS if c in wanted and not (c == "cam" and key in NO_CAM)]
+
+
+def begin_evaluation(session, key: str, ev, plan, data_dir, seed: int, *, logits_passed: bool = False,
+                     timeout=None, wanted=CHECKS) -> ev_mod.Evaluation | None:
+    """Start evaluating ``results/<key>/weights.*`` on the test set (:func:`evaluate.start`); None when
+    there is nothing to evaluate (no weights, no matching architecture, no kind that needs the model,
+    no MNIST: the checks say which)."""
     settings = DeliverableSettings.from_section(getattr(plan, "deliverables", None))
-    wanted = [c for c in CHECKS if c in wanted and not (c == "cam" and key in NO_CAM)]
+    if not ({"confusion_matrix", "top3", "loss_log", "accuracy"} & set(_wanted(key, wanted))):
+        return None
+    if not (ev.found and ev.options is not None):
+        return None
+    root = Path(session.sandbox.submission_dir)
+    weights = settings.contract.find(root, "weights", key)
+    if weights is None:
+        return None
+    try:
+        x, _ = ev_mod.test_set(None if data_dir is None else str(data_dir))
+    except Exception:
+        return None
+    return ev_mod.start(session, ev, weights.relative_to(root).as_posix(), x, seed, logits_passed=logits_passed,
+                        timeout=timeout)
+
+
+def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logits_passed: bool = False,
+                       timeout=None, wanted=CHECKS, started: ev_mod.Evaluation | None = None) -> list[CheckResult]:
+    """``<key>.confusion_matrix|top3|loss_log|accuracy|cam`` (those in ``wanted``), with the paths and
+    ranking of the plan's ``deliverables`` section (the contract's defaults where it has none).
+    ``started``: the evaluation :func:`prepare` began earlier (None: begin it now)."""
+    settings = DeliverableSettings.from_section(getattr(plan, "deliverables", None))
+    wanted = _wanted(key, wanted)
     if not wanted:
         return []
     root = Path(session.sandbox.submission_dir)
@@ -102,11 +150,12 @@ def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logi
 
     weights = contract.find(root, "weights", key)
     hint = contract.expected("weights", key).split(" or ")[0]
-    evaluation = ev_mod.Evaluation()
     ready = ev.found and ev.options is not None
-    if weights is not None and ready and {"confusion_matrix", "top3", "loss_log", "accuracy"} & set(wanted):
-        evaluation = ev_mod.evaluate(session, ev, rel(weights), x, labels, seed, logits_passed=logits_passed,
-                                     timeout=timeout)
+    if started is None:
+        started = begin_evaluation(session, key, ev, plan, data_dir, seed, logits_passed=logits_passed,
+                                   timeout=timeout, wanted=wanted)
+    evaluation = ev_mod.Evaluation() if started is None else \
+        ev_mod.finish(session, ev, started, x, labels, seed, timeout=timeout)
     model = evaluation.outputs
     if weights is None:
         no_model = f" ({hint} not found)"
@@ -138,7 +187,7 @@ def deliverable_checks(session, key: str, ev, plan, data_dir, seed: int, *, logi
             results.append(failed(check_id, str(exc), diagnosis="unreadable_file"))
             continue
         if path is None:
-            results.append(_missing(check_id, settings, SOURCES[check], key))
+            results.append(_missing(check_id, settings, SOURCES[check], key, ev.found))
             continue
         try:
             if check == "confusion_matrix":

@@ -1,10 +1,15 @@
 """The handed-in model on the test set: weights loaded into the student's own network in the
-sandbox, logits computed there in chunks (images cross, labels never do), or, when the student's
-network is too slow and ``<net>.logits`` proved it equal to the reference, by the reference here."""
+sandbox, logits computed there in chunks (images cross, labels never do), or, for a CNN whose
+``<net>.logits`` proved it equal to the reference, by the reference here with the student's weights.
+
+The reference's pass is the costly part (about 600 GFLOP for a 3-layer PA2 CNN), so :func:`start`
+runs it in a background thread of the grader while the worker goes on with the network's other
+checks, and :func:`finish` collects it when the deliverable checks need it."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -17,15 +22,19 @@ from grader.validate import InvalidOutput, validate_array
 
 #: Images per request to the worker (the worker runs them a chunk at a time).
 REQUEST_IMAGES = 1000
-#: Images timed first, to decide between a NumPy network of the student's and the reference.
-PROBE_IMAGES = 20
 #: Images per forward pass inside the worker: NumPy CNNs (textbook im2col ~4 MB per image) / torch / MLPs;
 #: and in the grader's own float32 reference pass.
 CNN_CHUNK, TORCH_CHUNK, MLP_CHUNK, REFERENCE_CHUNK = 25, 250, 1000, 500
-#: Seconds the student's own network may take for the whole test set before the reference is used.
-OWN_NETWORK_BUDGET = 6.0
-#: Threads of the grader's reference pass (the worker is idle meanwhile; the machine has 2 cores).
-REFERENCE_THREADS = 2
+
+_background: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One background thread for reference passes (torch releases the GIL inside its kernels)."""
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference-pass")
+    return _background
 
 
 class EvaluationError(Exception):
@@ -41,6 +50,10 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     loaded: bool = False  # ev.handle holds the handed-in weights (the CAM check reuses it)
+    rel: str = ""
+    pending: Future | None = None  # the reference's pass, running in the background
+    family: str = ""               # "torch" | "numpy", from loading the weights
+    started: float = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -58,12 +71,10 @@ def load_weights(session, ev, rel: str, seed: int, timeout=None) -> dict:
     return header
 
 
-def _own_logits(session, ev, x: np.ndarray, chunk: int, timeout, start: int = 0, stop: int | None = None,
-                float32: bool = False) -> np.ndarray:
-    stop = len(x) if stop is None else stop
+def _own_logits(session, ev, x: np.ndarray, chunk: int, timeout, float32: bool = False) -> np.ndarray:
     parts = []
-    for lo in range(start, stop, REQUEST_IMAGES):
-        part = np.asarray(x[lo:min(lo + REQUEST_IMAGES, stop)], dtype=np.float32 if float32 else np.float64)
+    for lo in range(0, len(x), REQUEST_IMAGES):
+        part = np.asarray(x[lo:lo + REQUEST_IMAGES], dtype=np.float32 if float32 else np.float64)
         _, out = session.call("net_logits_chunked", {"handle": ev.handle, "chunk": chunk, "float32": float32},
                               {"x": part}, timeout=timeout)
         parts.append(validate_array("logits", out.get("logits"), shape=(len(part), 10)))
@@ -84,64 +95,87 @@ def reference_logits(ev, params: dict[str, np.ndarray], x: np.ndarray) -> np.nda
     conv = not ev.spec.is_mlp
     if conv:
         layers = layers.to(memory_format=torch.channels_last)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(REFERENCE_THREADS)
     out = []
-    try:
-        with torch.no_grad():
-            for lo in range(0, len(x), REFERENCE_CHUNK):
-                part = torch.from_numpy(np.ascontiguousarray(x[lo:lo + REFERENCE_CHUNK], dtype=np.float32))
-                part = part.reshape((len(part), 1, 28, 28))
-                if conv:
-                    part = part.contiguous(memory_format=torch.channels_last)
-                out.append(layers(part).double().numpy())
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad():
+        for lo in range(0, len(x), REFERENCE_CHUNK):
+            part = torch.from_numpy(np.ascontiguousarray(x[lo:lo + REFERENCE_CHUNK], dtype=np.float32))
+            part = part.reshape((len(part), 1, 28, 28))
+            if conv:
+                part = part.contiguous(memory_format=torch.channels_last)
+            out.append(layers(part).double().numpy())
     return np.concatenate(out)
 
 
-def evaluate(session, ev, rel: str, x: np.ndarray, labels: np.ndarray, seed: int, *, logits_passed: bool,
-             timeout=None, budget: float = OWN_NETWORK_BUDGET) -> Evaluation:
-    """Load ``rel`` into the student's network and compute its logits on all of ``x``.
+def stands_in(ev, logits_passed: bool) -> bool:
+    """The reference may run the test set for the student's network: a CNN (an MLP is cheap in the
+    worker) whose ``.logits`` proved it computes what the reference computes."""
+    return logits_passed and not ev.spec.is_mlp and ev.options is not None
 
-    A torch network runs in the worker as a float32 copy of the student's module. A NumPy network
-    is timed on :data:`PROBE_IMAGES` images first; when the whole set would take more than
-    ``budget`` seconds and ``<net>.logits`` proved it equal to the reference, the reference runs
-    here with the student's weights (torch float32)."""
 
-    result = Evaluation()
-    started = time.monotonic()
+def _load(session, ev, result: Evaluation, seed: int, timeout) -> None:
+    info = load_weights(session, ev, result.rel, seed, timeout)
+    result.loaded = True
+    result.notes.append(f"{result.rel} ({info.get('format')}, {info.get('layout')} layout) loaded into your network")
+    result.family = "torch" if info.get("family") == "torch" else "numpy"
+
+
+def start(session, ev, rel: str, x: np.ndarray, seed: int, *, logits_passed: bool, timeout=None) -> Evaluation:
+    """When the reference stands in (:func:`stands_in`): load ``rel`` into the student's network, read
+    the parameters back and start the reference's pass over ``x`` in the background. Otherwise nothing
+    yet: :func:`finish` runs the student's network in the worker."""
+    result = Evaluation(rel=rel, started=time.monotonic())
+    if not stands_in(ev, logits_passed):
+        return result
     try:
-        info = load_weights(session, ev, rel, seed, timeout)
-        result.loaded = True
-        result.notes.append(f"{rel} ({info.get('format')}, {info.get('layout')} layout) loaded into your network")
-        if info.get("family") == "torch":
-            logits = _own_logits(session, ev, x, MLP_CHUNK if ev.spec.is_mlp else TORCH_CHUNK, timeout, float32=True)
-            source = "your network (float32)"
-        else:
-            chunk = MLP_CHUNK if ev.spec.is_mlp else CNN_CHUNK
-            probe = time.monotonic()
-            # an MLP is cheap: its probe would measure the request's overhead, not the network
-            first = _own_logits(session, ev, x, chunk, timeout, 0, 0 if ev.spec.is_mlp else min(PROBE_IMAGES, len(x)))
-            projected = (time.monotonic() - probe) * len(x) / max(len(first), 1)
-            if len(first) and projected > budget and logits_passed and ev.options is not None and len(x) > len(first):
-                _, params = session.call("net_get_params", {"handle": ev.handle}, timeout=timeout)
-                params = {n: validate_array(f"parameter {n}", params.get(n)) for n in ev.param_names}
-                logits = reference_logits(ev, params, x)
-                source = ("the reference network with your weights (float32; your network would take about "
-                          f"{projected:.0f} s for 10000 images; {ev.key}.logits proved the two equal)")
-            else:
-                logits = np.concatenate([first, _own_logits(session, ev, x, chunk, timeout, len(first))])
-                source = "your network"
+        _load(session, ev, result, seed, timeout)
+        _, params = session.call("net_get_params", {"handle": ev.handle}, timeout=timeout)
+        params = {n: validate_array(f"parameter {n}", params.get(n)) for n in ev.param_names}
+        result.pending = _pool().submit(reference_logits, ev, params, x)
     except CallFailure as exc:
         result.problem = f"the handed-in weights {rel} could not be run in your network: {describe_failure(exc)}"
+    except InvalidOutput as exc:
+        result.problem = f"your network with the handed-in weights {rel} gave unusable parameters: {exc}"
+    return result
+
+
+def finish(session, ev, result: Evaluation, x: np.ndarray, labels: np.ndarray, seed: int, *,
+           timeout=None) -> Evaluation:
+    """The outputs of a started evaluation: the background reference pass collected, or the student's
+    own network run on ``x`` in the worker now (a torch module as a float32 copy)."""
+    if result.problem is not None or result.outputs is not None:
+        return result
+    try:
+        if result.pending is not None:
+            logits = result.pending.result()
+            result.pending = None
+            source = (f"the reference network with your weights (float32; {ev.key}.logits proved the two equal, "
+                      f"and the reference runs the test set faster than your network would)")
+        else:
+            if not result.loaded:
+                _load(session, ev, result, seed, timeout)
+            torch_family = result.family == "torch"
+            chunk = MLP_CHUNK if ev.spec.is_mlp else TORCH_CHUNK if torch_family else CNN_CHUNK
+            logits = _own_logits(session, ev, x, chunk, timeout, float32=torch_family)
+            source = "your network (float32)" if torch_family else "your network"
+    except CallFailure as exc:
+        result.problem = f"the handed-in weights {result.rel} could not be run in your network: {describe_failure(exc)}"
         return result
     except InvalidOutput as exc:
-        result.problem = f"your network with the handed-in weights {rel} gave unusable logits: {exc}"
+        result.problem = f"your network with the handed-in weights {result.rel} gave unusable logits: {exc}"
+        return result
+    except Exception as exc:  # the reference pass itself (shapes the reference cannot take): the grader's side
+        result.problem = f"the reference could not run your weights ({type(exc).__name__}: {exc})"
         return result
     result.outputs = ModelOutputs(logits=logits, labels=labels, source=source)
-    result.seconds = time.monotonic() - started
+    result.seconds = time.monotonic() - result.started
     return result
+
+
+def evaluate(session, ev, rel: str, x: np.ndarray, labels: np.ndarray, seed: int, *, logits_passed: bool,
+             timeout=None) -> Evaluation:
+    """:func:`start` and :func:`finish` in one go (nothing to overlap)."""
+    started = start(session, ev, rel, x, seed, logits_passed=logits_passed, timeout=timeout)
+    return finish(session, ev, started, x, labels, seed, timeout=timeout)
 
 
 def cam_inputs(session, ev, image: np.ndarray, timeout=None) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:

@@ -152,8 +152,6 @@ def op_net_logits_chunked(header: dict, arrays: dict) -> tuple[dict, dict]:
 
     With ``float32`` a torch network runs as a float32 copy of its module (what frameworks train
     in; several times faster than float64 for convolutions); NumPy networks always get float64."""
-    import gc
-
     net = ops._net(header)
     x = arrays.get("x")
     if x is None:
@@ -173,7 +171,6 @@ def op_net_logits_chunked(header: dict, arrays: dict) -> tuple[dict, dict]:
             for start in range(0, len(x), chunk):
                 part = np.asarray(x[start:start + chunk], dtype=np.float64)
                 out.append(np.asarray(net.logits(part), dtype=np.float64))
-    gc.collect()  # textbook layers keep their last im2col buffers
     return {"dtype": "float32" if module is not None else "float64"}, \
         {"logits": np.concatenate(out) if out else np.zeros((0, 10))}
 

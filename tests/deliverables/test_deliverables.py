@@ -241,6 +241,8 @@ def test_missing_and_malformed_files_fail_only_their_check(planted):
     results = _checks(root)
     assert results["confusion_matrix"].diagnosis == "missing_file"
     assert "results/three_layer_nn/confusion.csv" in results["confusion_matrix"].message
+    # the network itself is missing here (ev.found False): the message starts with that, not with a file
+    assert results["confusion_matrix"].message.startswith("network 'three_layer_nn' was not found")
     assert results["top3"].diagnosis == "unreadable_file" and "top3.json" in results["top3"].message
     assert results["loss_log"].ok and results["accuracy"].ok
     assert "weights" in results["accuracy"].message  # weights are not used here: says what to add
