@@ -23,8 +23,9 @@ from grader.validate import InvalidOutput, validate_array
 #: Images per request to the worker (the worker runs them a chunk at a time).
 REQUEST_IMAGES = 1000
 #: Images per forward pass inside the worker: NumPy CNNs (textbook im2col ~4 MB per image) / torch / MLPs;
-#: and in the grader's own float32 reference pass.
-CNN_CHUNK, TORCH_CHUNK, MLP_CHUNK, REFERENCE_CHUNK = 25, 250, 1000, 500
+#: and in the grader's own float32 reference pass (100: torch's convolution workspace for 500 images of the
+#: 2-layer CNN took the grader to 690 MB; at 100 it peaks near 350 MB).
+CNN_CHUNK, TORCH_CHUNK, MLP_CHUNK, REFERENCE_CHUNK = 25, 250, 1000, 100
 
 _background: ThreadPoolExecutor | None = None
 

@@ -63,3 +63,13 @@ def test_a_machine_without_the_cpu_controller_still_limits_memory(tmp_path, monk
     monkeypatch.setattr(cgroup, "ROOT", tmp_path)
     group = cgroup.create(256, 100, cpus=1.0)
     assert set(group.folders) == {"memory", "pids"}
+
+
+def test_workers_nest_under_the_parent_the_environment_names(tmp_path, monkeypatch):
+    fake_v1(tmp_path)
+    monkeypatch.setattr(cgroup, "ROOT", tmp_path)
+    monkeypatch.setenv(cgroup.PARENT_ENV, "envelope-7/workers")
+    group = cgroup.create(256, 100)
+    assert group.folders["memory"].parent == tmp_path / "memory" / "envelope-7" / "workers"
+    monkeypatch.setenv(cgroup.PARENT_ENV, "../escape")     # never outside the controller's tree
+    assert cgroup.create(256, 100).folders["memory"].parent == tmp_path / "memory" / "grader"
