@@ -249,7 +249,9 @@ def judge_architecture(key: str, spec: NetSpec, names: list[str], shapes: list[t
 
 
 def describe_options(spec: NetSpec, options: dict[str, Any]) -> str:
-    extra = {k: v for k, v in options.items() if k not in ("activation",)}
+    """"three_layer_nn(hidden=(100, 50))": the variant the shapes matched (a slope is not a shape: the
+    logits check finds it and says so)."""
+    extra = {k: v for k, v in options.items() if k not in ("activation", "alpha")}
     return spec.factory + ("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else " (handout default)")
 
 
