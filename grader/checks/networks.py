@@ -58,6 +58,8 @@ NETWORKS: dict[str, NetSpec] = {
     "three_layer_nn_lrelu": NetSpec("three_layer_nn", {"activation": "lrelu", "alpha": 0.1}),
     "two_layer_cnn": NetSpec("two_layer_cnn", variants=_CNN_VARIANTS),
     "three_layer_cnn": NetSpec("three_layer_cnn", variants=_CNN_VARIANTS),
+    "three_layer_nn_torch": NetSpec("three_layer_nn", {"activation": "relu"}, torch=True),
+    "three_layer_nn_lrelu_torch": NetSpec("three_layer_nn", {"activation": "lrelu", "alpha": 0.1}, torch=True),
     "two_layer_cnn_torch": NetSpec("two_layer_cnn", variants=_CNN_VARIANTS, torch=True),
     "three_layer_cnn_torch": NetSpec("three_layer_cnn", variants=_CNN_VARIANTS, torch=True),
     "simple_convnet": NetSpec("simple_convnet"),
@@ -78,7 +80,8 @@ class NetEvidence:
     problem: str | None = None
     param_names: list[str] = field(default_factory=list)
     initial: dict[str, np.ndarray] = field(default_factory=dict)
-    options: dict[str, Any] | None = None  # reference options that match the student's shapes
+    options: dict[str, Any] | None = None  # reference options that match the student's shapes (and,
+                                           # once the logits check matched it, the Leaky-ReLU slope)
     handle: Any = None
 
 
@@ -246,7 +249,9 @@ def judge_architecture(key: str, spec: NetSpec, names: list[str], shapes: list[t
 
 
 def describe_options(spec: NetSpec, options: dict[str, Any]) -> str:
-    extra = {k: v for k, v in options.items() if k not in ("activation",)}
+    """"three_layer_nn(hidden=(100, 50))": the variant the shapes matched (a slope is not a shape: the
+    logits check finds it and says so)."""
+    extra = {k: v for k, v in options.items() if k not in ("activation", "alpha")}
     return spec.factory + ("(" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else " (handout default)")
 
 
@@ -297,7 +302,13 @@ def check_logits(session, ev: NetEvidence, seed: int, timeout=None) -> CheckResu
     if (res := not_ready(check_id, ev)) is not None:
         return res
     trials = attempt(check_id, lambda: collect_logits(Worker(session, timeout), ev, seed))
-    return trials if isinstance(trials, CheckResult) else judge_logits(ev.key, trials)
+    if isinstance(trials, CheckResult):
+        return trials
+    result = judge_logits(ev.key, trials)
+    if result.ok:
+        # the slope the student chose (the seed's framework twin: 0.3) is the one later checks compare at
+        ev.options = min(trials, key=lambda r: r.error).options
+    return result
 
 
 def judge_logits(key: str, trials: list[LogitsTrial]) -> CheckResult:

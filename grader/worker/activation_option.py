@@ -5,7 +5,8 @@ activation: ``activation="lrelu"`` (any spelling), ``activation=Relu`` (a layer 
 ``use_leaky=True``, or a slope ``alpha=0.01`` whose 0 means ReLU. When the submission has no
 Leaky-ReLU network class of its own, ``three_layer_nn_lrelu`` is that class built with the option
 set to Leaky ReLU; ``three_layer_nn`` is built with it set to ReLU when the default is something
-else. Only the constructor's signature (``inspect.signature``) and the string constants of the
+else. The torch twins (``three_layer_nn_torch``, ``three_layer_nn_lrelu_torch``) the same way, with
+``torch.nn.ReLU``/``LeakyReLU`` where the option takes a layer class. Only the constructor's signature (``inspect.signature``) and the string constants of the
 submission's source are read to choose the value: nothing is called. The choice is recorded as
 :attr:`~.inventory.Found.built_as` and as a warning; manifest entries are never changed.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import sys
 import textwrap
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +25,8 @@ from .aliases import normalize
 from .inventory import Found, Inventory
 
 RELU_KEY, LRELU_KEY = "three_layer_nn", "three_layer_nn_lrelu"
+#: (ReLU key, Leaky-ReLU key) of the NumPy networks and of their torch twins.
+PAIRS = ((RELU_KEY, LRELU_KEY), ("three_layer_nn_torch", "three_layer_nn_lrelu_torch"))
 #: The slope given when the constructor needs one (the reference's three_layer_nn alpha).
 DEFAULT_ALPHA = 0.1
 _EMPTY = inspect.Parameter.empty
@@ -52,41 +56,43 @@ class Option:
 
 
 def apply(inv: Inventory, manifest_keys: set[str]) -> None:
-    """Add ``three_layer_nn_lrelu`` (and fix ``three_layer_nn``) through the ReLU network's option.
+    """Add ``three_layer_nn_lrelu`` (and fix ``three_layer_nn``) through the ReLU network's option,
+    and the same for the torch twins.
 
     Keys in ``manifest_keys`` (mapped by the manifest) are left exactly as the manifest gave them.
     """
-    base = inv.networks.get(RELU_KEY)
-    if base is None:
-        return
-    try:
-        _apply(inv, base, manifest_keys)
-    except Exception as exc:  # inspect runs student code (a metaclass, a __signature__): never sink the load
-        inv.warnings.append(f"{RELU_KEY}: its constructor's activation option could not be read "
-                            f"({type(exc).__name__}: {exc}); map {LRELU_KEY} in grader.toml if it has one")
+    for relu_key, lrelu_key in PAIRS:
+        base = inv.networks.get(relu_key)
+        if base is None:
+            continue
+        try:
+            _apply(inv, base, manifest_keys, relu_key, lrelu_key)
+        except Exception as exc:  # inspect runs student code (a metaclass, a __signature__): never sink the load
+            inv.warnings.append(f"{relu_key}: its constructor's activation option could not be read "
+                                f"({type(exc).__name__}: {exc}); map {lrelu_key} in grader.toml if it has one")
 
 
-def _apply(inv: Inventory, base: Found, manifest_keys: set[str]) -> None:
+def _apply(inv: Inventory, base: Found, manifest_keys: set[str], relu_key: str, lrelu_key: str) -> None:
     option = find_option(base.obj)
     if option is None:
         return
     spellings = _spellings(base.obj, inv)
-    if LRELU_KEY not in inv.networks and LRELU_KEY not in manifest_keys:
-        kwargs = leaky_kwargs(option, spellings, inv)
+    if lrelu_key not in inv.networks and lrelu_key not in manifest_keys:
+        kwargs = leaky_kwargs(option, spellings, inv, base.family)
         if kwargs is not None:
-            found = _built(base, LRELU_KEY, kwargs)
-            inv.networks[LRELU_KEY] = found
-            inv.warnings.append(f"{LRELU_KEY}: the submission has no Leaky-ReLU network class; built as "
+            found = _built(base, lrelu_key, kwargs)
+            inv.networks[lrelu_key] = found
+            inv.warnings.append(f"{lrelu_key}: the submission has no Leaky-ReLU network class; built as "
                                 f"{found.built_as} (if that is wrong, map it in grader.toml: "
-                                f"[networks.{LRELU_KEY}] symbol = \"module:Class\", kwargs = {{...}})")
-    if RELU_KEY not in manifest_keys:
-        kwargs = relu_kwargs(option, spellings, inv)
+                                f"[networks.{lrelu_key}] symbol = \"module:Class\", kwargs = {{...}})")
+    if relu_key not in manifest_keys:
+        kwargs = relu_kwargs(option, spellings, inv, base.family)
         if kwargs:
-            found = _built(base, RELU_KEY, kwargs)
-            inv.networks[RELU_KEY] = found
+            found = _built(base, relu_key, kwargs)
+            inv.networks[relu_key] = found
             why = (f"the constructor requires {option.name}" if option.default is _EMPTY else
                    f"the constructor's default {option.name}={_show(option.default)} is not ReLU")
-            inv.warnings.append(f"{RELU_KEY}: built as {found.built_as}, since {why}")
+            inv.warnings.append(f"{relu_key}: built as {found.built_as}, since {why}")
 
 
 def find_option(obj) -> Option | None:
@@ -129,7 +135,7 @@ def _number_or_unset(value) -> bool:
     return _unset(value) or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
-def leaky_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict | None:
+def leaky_kwargs(option: Option, spellings: list[str], inv: Inventory, family: str = "class") -> dict | None:
     """Constructor arguments for the Leaky-ReLU network, or None when no value can be chosen."""
     if option.kind == "slope":
         positive = not _unset(option.default) and option.default > 0
@@ -137,7 +143,7 @@ def leaky_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict |
     if option.kind == "flag":
         kwargs = {option.name: True}
     else:
-        value = _leaky_choice(option.default, spellings, inv)
+        value = _leaky_choice(option.default, spellings, inv, family)
         if value is None:
             return None
         kwargs = {option.name: value}
@@ -146,14 +152,14 @@ def leaky_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict |
     return kwargs
 
 
-def relu_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict:
+def relu_kwargs(option: Option, spellings: list[str], inv: Inventory, family: str = "class") -> dict:
     """Constructor arguments that make the network ReLU ({} when its default already is)."""
     default = option.default
     if option.kind == "slope":
         return {option.name: 0.0} if default is _EMPTY or (default is not None and default != 0) else {}
     if option.kind == "flag":
         return {option.name: False} if default is _EMPTY or default is True else {}
-    relu_layer = _layer_class(inv, "relu")
+    relu_layer = _layer_class(inv, "relu", family)
     if default is None or _is_relu(default, relu_layer):
         return {}
     if default is _EMPTY or isinstance(default, str):
@@ -161,15 +167,15 @@ def relu_kwargs(option: Option, spellings: list[str], inv: Inventory) -> dict:
     return {option.name: relu_layer} if relu_layer is not None else {}
 
 
-def _leaky_choice(default, spellings: list[str], inv: Inventory):
+def _leaky_choice(default, spellings: list[str], inv: Inventory, family: str = "class"):
     """The value that selects Leaky ReLU, in the style of the default (a string or a layer class)."""
-    leaky_layer = _layer_class(inv, "lrelu")
+    leaky_layer = _layer_class(inv, "lrelu", family)
     if not _unset(default) and not isinstance(default, str):
         return leaky_layer  # activation=Relu: hand over the submission's own LeakyRelu class
     spelt = _pick(spellings, LEAKY_SPELLINGS, None)
     if spelt is not None:
         return spelt
-    relu_layer = _layer_class(inv, "relu")
+    relu_layer = _layer_class(inv, "relu", family)
     if isinstance(default, str) and relu_layer is not None and default == relu_layer.__name__ and leaky_layer:
         return leaky_layer.__name__  # getattr(layers, activation): the class's name
     return "lrelu"  # the reference's own spelling
@@ -181,7 +187,11 @@ def _is_relu(value, relu_layer) -> bool:
     return value is relu_layer or normalize(getattr(value, "__name__", "")) in RELU_SPELLINGS
 
 
-def _layer_class(inv: Inventory, key: str):
+def _layer_class(inv: Inventory, key: str, family: str = "class"):
+    """The activation class a network of ``family`` is handed: the submission's own layer, or torch's."""
+    if family == "torch":
+        nn = sys.modules["torch"].nn  # a torch network: the submission imported torch
+        return nn.LeakyReLU if key == "lrelu" else nn.ReLU
     found = inv.layers.get(key)
     return found.obj if found is not None and found.family == "class" else None
 

@@ -10,7 +10,8 @@ import re
 
 LAYER_KEYS = ("affine", "relu", "lrelu", "convolution", "pooling", "flatten", "softmax")
 NETWORK_KEYS = ("three_layer_nn", "three_layer_nn_lrelu", "two_layer_cnn", "three_layer_cnn",
-                "two_layer_cnn_torch", "three_layer_cnn_torch", "simple_convnet", "one_conv_net", "lenet")
+                "three_layer_nn_torch", "three_layer_nn_lrelu_torch", "two_layer_cnn_torch", "three_layer_cnn_torch",
+                "simple_convnet", "one_conv_net", "lenet")
 
 #: Layer key -> class names (first = the handout's), compared after :func:`normalize`.
 LAYER_ALIASES = {
@@ -53,7 +54,9 @@ NETWORK_ALIASES = {
                      "SimpleConvNet1", "ConvNet1"],
     "lenet": ["LeNet", "LeNet5", "LeNetModel"],
 }
-TORCH_NETWORKS = {"two_layer_cnn_torch": "two_layer_cnn", "three_layer_cnn_torch": "three_layer_cnn"}
+#: Torch twin key -> the NumPy key whose class names it goes by (PA1's MLPs, PA2's CNNs).
+TORCH_NETWORKS = {"three_layer_nn_torch": "three_layer_nn", "three_layer_nn_lrelu_torch": "three_layer_nn_lrelu",
+                  "two_layer_cnn_torch": "two_layer_cnn", "three_layer_cnn_torch": "three_layer_cnn"}
 
 _AFFIXES = ("pytorch", "torch", "numpy", "np", "pt")
 

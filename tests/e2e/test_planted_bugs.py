@@ -1,5 +1,5 @@
-"""Each planted bug of tests/submissions/bugs.yaml, applied to a copy of the sample, fails
-exactly the checks it should, with the diagnosis it should, and nothing else breaks."""
+"""Each planted bug of tests/submissions/bugs.yaml, applied to a copy of the sample (or of the bug's
+`submission`), fails exactly the checks it should, with the diagnosis it should, and nothing else breaks."""
 
 import shutil
 from pathlib import Path
@@ -23,7 +23,7 @@ PLAN = Plan("bugs", layers=("affine", "relu", "lrelu", "convolution", "pooling",
 
 
 def materialise(bug: dict, dest: Path) -> Path:
-    shutil.copytree(SAMPLE, dest)
+    shutil.copytree(ROOT / bug["submission"] if "submission" in bug else SAMPLE, dest)
     target = dest / bug["file"]
     text = target.read_text()
     assert text.count(bug["old"]) == 1, f"{bug['name']}: snippet not found exactly once in {bug['file']}"

@@ -31,7 +31,7 @@ RUBRICS = ROOT / "rubrics"
 #: What the assignments graded before rubric files (the former built-in plans), field by field.
 EXPECTED = {
     "pa1": dict(layers=("affine", "relu", "lrelu", "softmax"),
-                networks=("three_layer_nn", "three_layer_nn_lrelu"),
+                networks=("three_layer_nn", "three_layer_nn_lrelu", "three_layer_nn_torch", "three_layer_nn_lrelu_torch"),
                 optional_layers=("convolution", "pooling", "flatten")),
     "pa2": dict(layers=("affine", "relu", "convolution", "softmax"),
                 networks=("two_layer_cnn", "three_layer_cnn", "two_layer_cnn_torch", "three_layer_cnn_torch",
@@ -59,6 +59,10 @@ def test_shipped_rubric_validates_and_reproduces_the_assignment(name):
     # PA2's CAM is +30% extra credit (rubrics/pa2.yaml says how 4.95 is computed); the rest are defaults
     assert plan.points == (dict(DEFAULT_POINTS, cam=4.95) if name == "pa2" else DEFAULT_POINTS)
     assert plan.limits == {} and plan.training == {}
+    if name == "pa1":  # every check of the PyTorch twins is extra credit, and nothing else is
+        for check_id in (f"{n}.{k}" for n in plan.networks for k in plan.network_checks):
+            assert plan.weight(check_id).extra == check_id.split(".")[0].endswith("_torch"), check_id
+            assert plan.weight(check_id).points == DEFAULT_POINTS[check_id.split(".")[1]], check_id
     assert path.read_text().startswith("#")  # the comment header explaining the fields
 
 

@@ -184,3 +184,32 @@ def test_a_signature_that_raises_costs_only_the_option(load):
     assert "three_layer_nn" in inv.networks and "three_layer_nn_lrelu" not in inv.networks
     assert any("its constructor's activation option could not be read (RuntimeError: no peeking)" in w
                for w in inv.warnings)
+
+
+
+TORCH_ONE_CLASS = {
+    "layer class": ("def __init__(self, activation=nn.ReLU):", "activation()", "activation=LeakyReLU"),
+    "string and slope": ("def __init__(self, act='relu', alpha=0.3):",
+                         "nn.LeakyReLU(alpha) if act == 'leaky_relu' else nn.ReLU()", "act='leaky_relu'"),
+}
+
+
+@pytest.mark.parametrize("case", TORCH_ONE_CLASS)
+def test_a_torch_mlp_with_an_option_answers_both_torch_twins(load, case):
+    signature, activation, leaky = TORCH_ONE_CLASS[case]
+    inv = load("activation_string", {"activation_string.py": f"""\
+        import torch.nn as nn
+
+        class TorchThreeLayerNet(nn.Module):
+            {signature}
+                super().__init__()
+                self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 20), {activation}, nn.Linear(20, 10))
+
+            def forward(self, x):
+                return self.net(x)
+        """})
+    assert inv.networks["three_layer_nn_lrelu_torch"].built_as == f"TorchThreeLayerNet({leaky})"
+    assert "three_layer_nn_lrelu" not in inv.networks  # a torch class lends its option to its own twin only
+    for key, act in (("three_layer_nn_lrelu_torch", "LeakyReLU"), ("three_layer_nn_torch", "ReLU")):
+        module = adapters.NetworkAdapter.create(inv.network(key), {}, seed=0).module
+        assert type(module.net[2]).__name__ == act, key

@@ -140,6 +140,38 @@ def test_aliases_are_matched_case_insensitively(load):
         "two_layer_cnn_torch": ("CNN2Torch", "torch")}
 
 
+@pytest.mark.parametrize("relu_name, lrelu_name", [("TorchThreeLayerNet", "TorchThreeLayerNetLReLU"),
+                                                   ("ThreeLayerNNPyTorch", "ThreeLayerNetLeakyReluTorch"),
+                                                   ("MLP3", "PT_NN3LRelu")])
+def test_torch_mlps_are_the_twins_of_the_numpy_mlps(load, relu_name, lrelu_name):
+    inv = load({"nets.py": f"""\
+        import torch.nn as nn
+        class ThreeLayerNet:  # the NumPy network keeps its own key
+            def predict(self, x): return x
+        class {relu_name}(nn.Module):
+            pass
+        class {lrelu_name}(nn.Module):
+            pass
+        class LeakyReLU(nn.Module):  # a student's own activation module: not a network
+            pass
+        class Encoder(nn.Module):  # an unrelated module
+            pass
+        class TwoLayerCNN(nn.Module):  # the CNN twin, not an MLP one
+            pass
+        """})
+    assert {k: (f.symbol, f.family) for k, f in inv.networks.items()} == {
+        "three_layer_nn": ("ThreeLayerNet", "class"), "three_layer_nn_torch": (relu_name, "torch"),
+        "three_layer_nn_lrelu_torch": (lrelu_name, "torch"), "two_layer_cnn_torch": ("TwoLayerCNN", "torch")}
+
+
+def test_a_missing_torch_mlp_names_the_mlp_class_names(load):
+    inv = load({"nets.py": "import torch.nn as nn\nclass Net(nn.Module):\n    pass\n"})
+    assert inv.networks == {}
+    with pytest.raises(discover.DiscoveryError, match=r"looked for classes named ThreeLayerNetLRelu.*"
+                                                      r"\[networks.three_layer_nn_lrelu_torch\] symbol = "):
+        inv.network("three_layer_nn_lrelu_torch")
+
+
 def test_manifest_file_maps_odd_names(load):
     inv = load("manifest")
     assert (inv.layers["affine"].symbol, inv.layers["affine"].module) == ("FullyConn", "mylayers")
