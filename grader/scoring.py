@@ -115,6 +115,14 @@ def score(results: Iterable[CheckResult], kind_points: Mapping[str, float], rule
     for result in results:
         w = weight(result.id, kind_points, rules, optional_layers)
         max_points = 0.0 if result.figures.get("worth_points") is False else w.points
+        if w.extra and result.status == "failed" and result.diagnosis == "missing":
+            result = not_attempted(result)
         out.append(dataclasses.replace(result, max_score=max_points, score=earned(result, max_points, w.partial),
                                        partial=w.partial, extra=w.extra, hidden=w.hidden))
     return out
+
+
+def not_attempted(result: CheckResult) -> CheckResult:
+    """An extra-credit check of a layer or network the submission does not have: skipped, not failed
+    (leaving out extra credit is a choice; CI and the report must not count it as a failure)."""
+    return dataclasses.replace(result, status="skipped", message=f"not attempted (extra credit): {result.message}")

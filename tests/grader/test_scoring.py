@@ -105,6 +105,19 @@ def test_extra_credit_counts_in_the_score_not_in_the_maximum():
     assert (data["score"], data["max_score"], data["extra_score"], data["extra_max"]) == (4.0, 2.0, 3.0, 4.0)
 
 
+def test_extra_credit_left_out_is_not_attempted_not_failed():
+    plan = Plan("t", layers=("relu",), networks=("two_layer_cnn", "two_layer_cnn_torch"),
+                rules=(Rule("two_layer_cnn_torch.*", extra=True),))
+    checks = scored(plan, failed("two_layer_cnn_torch.architecture", "no network found", diagnosis="missing"),
+                    failed("two_layer_cnn_torch.logits", "wrong logits", diagnosis="forward"),
+                    failed("two_layer_cnn.architecture", "no network found", diagnosis="missing"))
+    absent = checks["two_layer_cnn_torch.architecture"]
+    assert absent.status == "skipped" and absent.message.startswith("not attempted (extra credit): no network")
+    assert (absent.score, absent.max_score) == (0.0, 1.0)
+    assert checks["two_layer_cnn_torch.logits"].status == "failed"      # attempted and wrong: a failure
+    assert checks["two_layer_cnn.architecture"].status == "failed"      # graded work left out: a failure
+
+
 def test_hidden_checks_count_and_are_summarised_in_one_line():
     plan = Plan("t", layers=("relu",), networks=(), rules=(Rule("layers.relu.gradcheck", 3, hidden=True),))
     report = Report("s", "r", plan.score([passed("layers.relu.forward"), passed("layers.relu.gradcheck")]), seed=0)
