@@ -798,6 +798,7 @@ class Sandbox:
                "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(self.limits.threads)
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle OpenMP threads sleep: they share the cores with the grader's
         if self.isolation == "bwrap":
             env["GRADEWORKER_COPY"] = "/tmp/.submission"
         return env
