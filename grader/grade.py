@@ -15,7 +15,7 @@ from typing import Callable
 
 
 import grader
-from grader import integrity, sandbox as sb, tree
+from grader import deliverables, integrity, sandbox as sb, tree
 from grader.checks import layers as layer_checks
 from grader.checks import networks as net_checks
 from grader.checks import registry
@@ -172,6 +172,8 @@ def grade(submission: str | Path, *, assignment: str | Plan = "pa2", data_dir=No
         else:
             data_source = describe_data(data_dir)
 
+    if plan.networks and set(plan.network_checks) & set(deliverables.CHECKS):
+        deliverables.warm_up(data_dir)
     say("starting the sandbox")
     with sb.Sandbox(root, limits, hide=hidden_from_student(plan, data_dir), isolation=isolation) as box:
         session = Session(box)

@@ -3,6 +3,7 @@ test accuracy, CAM), read with hard limits and judged for consistency and agains
 itself whenever trained weights were handed in. The contract is in README, "Deliverables"."""
 
 from grader.deliverables.checks import applies, deliverable_checks, prepare, run_kind
+from grader.deliverables.evaluate import warm_up
 from grader.deliverables.settings import CHECKS
 
-__all__ = ["applies", "deliverable_checks", "prepare", "run_kind", "CHECKS"]
+__all__ = ["applies", "deliverable_checks", "prepare", "run_kind", "warm_up", "CHECKS"]
