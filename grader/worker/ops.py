@@ -118,11 +118,14 @@ def op_net_new(header: dict, arrays: dict) -> tuple[dict, dict]:
     """Construct a network (seeded); reply with a handle, parameter names and initial params.
 
     Only one network lives at a time: earlier handles are dropped first, because a textbook
-    network keeps its last forward pass (im2col buffers of tens of MB) on its layers.
+    network keeps its last forward pass (im2col buffers of tens of MB) on its layers. What is alive
+    after that collection is frozen (``gc.freeze``), so the next one scans only what was made since
+    (a full collection with torch imported took 0.18 s, 40 times in a PA2 grading).
     """
     found = _inventory().network(header.get("net"))
     _state["nets"].clear()
     gc.collect()
+    gc.freeze()
     with student_stdout():
         net = adapters.NetworkAdapter.create(found, header.get("kwargs") or {}, header.get("seed"))
         params = net.get_params()
