@@ -63,3 +63,9 @@ def tiny_idx_dataset(tmp_path):
             sums.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {name}")
     (root / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     return SimpleNamespace(dir=root, size=size, n_classes=n_classes, **splits)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked slow (a minute or more under `-n 2`) run first, so neither xdist worker is left
+    running one alone at the end of the suite; the order among the others is unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
