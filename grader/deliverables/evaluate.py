@@ -8,9 +8,8 @@ checks, and :func:`finish` collects it when the deliverable checks need it."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -38,23 +37,16 @@ def _pool() -> ThreadPoolExecutor:
     return _background
 
 
-class EvaluationError(Exception):
-    """The model could not be evaluated: the message says why, for every check that needed it."""
-
-
 @dataclass
 class Evaluation:
-    """What was learnt from the handed-in weights: outputs on the test set, CAM inputs, notes."""
+    """What was learnt from the handed-in weights ``rel``: outputs on the test set, or why not."""
 
     outputs: ModelOutputs | None = None
     problem: str | None = None
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
     loaded: bool = False  # ev.handle holds the handed-in weights (the CAM check reuses it)
     rel: str = ""
     pending: Future | None = None  # the reference's pass, running in the background
     family: str = ""               # "torch" | "numpy", from loading the weights
-    started: float = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -131,7 +123,6 @@ def stands_in(ev, logits_passed: bool) -> bool:
 def _load(session, ev, result: Evaluation, seed: int, timeout) -> None:
     info = load_weights(session, ev, result.rel, seed, timeout)
     result.loaded = True
-    result.notes.append(f"{result.rel} ({info.get('format')}, {info.get('layout')} layout) loaded into your network")
     result.family = "torch" if info.get("family") == "torch" else "numpy"
 
 
@@ -139,7 +130,7 @@ def start(session, ev, rel: str, x: np.ndarray, seed: int, *, logits_passed: boo
     """When the reference stands in (:func:`stands_in`): load ``rel`` into the student's network, read
     the parameters back and start the reference's pass over ``x`` in the background. Otherwise nothing
     yet: :func:`finish` runs the student's network in the worker."""
-    result = Evaluation(rel=rel, started=time.monotonic())
+    result = Evaluation(rel=rel)
     if not stands_in(ev, logits_passed):
         return result
     try:
@@ -183,15 +174,7 @@ def finish(session, ev, result: Evaluation, x: np.ndarray, labels: np.ndarray, s
         result.problem = f"the reference could not run your weights ({type(exc).__name__}: {exc})"
         return result
     result.outputs = ModelOutputs(logits=logits, labels=labels, source=source)
-    result.seconds = time.monotonic() - result.started
     return result
-
-
-def evaluate(session, ev, rel: str, x: np.ndarray, labels: np.ndarray, seed: int, *, logits_passed: bool,
-             timeout=None) -> Evaluation:
-    """:func:`start` and :func:`finish` in one go (nothing to overlap)."""
-    started = start(session, ev, rel, x, seed, logits_passed=logits_passed, timeout=timeout)
-    return finish(session, ev, started, x, labels, seed, timeout=timeout)
 
 
 def cam_inputs(session, ev, image: np.ndarray, timeout=None) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
