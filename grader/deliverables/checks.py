@@ -44,6 +44,11 @@ def _logits_passed(ctx) -> bool:
     return any(r.id == f"{ctx.key}.logits" and r.ok for r in ctx.earlier)
 
 
+def _listed(ctx) -> list[str]:
+    """The deliverable kinds the plan lists, in their order."""
+    return [c for c in CHECKS if c in ctx.plan.network_checks]
+
+
 def prepare(ctx) -> bool:
     """Start the test-set evaluation of the handed-in weights as soon as ``<net>.logits`` has run (right
     away when the plan has no logits check), so the reference's pass over the test set runs while the
@@ -51,9 +56,8 @@ def prepare(ctx) -> bool:
     if "logits" in ctx.plan.network_checks and not any(r.id == f"{ctx.key}.logits" for r in ctx.earlier):
         return False
     if "evaluation" not in ctx.shared:
-        listed = [c for c in CHECKS if c in ctx.plan.network_checks]
         started = begin_evaluation(ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed,
-                                   logits_passed=_logits_passed(ctx), timeout=ctx.timeout, wanted=listed)
+                                   logits_passed=_logits_passed(ctx), timeout=ctx.timeout, wanted=_listed(ctx))
         if started is not None:
             started.loaded = False  # the checks that run before the deliverables renew the worker's network
         ctx.shared["evaluation"] = started
@@ -64,10 +68,9 @@ def run_kind(ctx, check: str) -> CheckResult:
     """One deliverable kind for the registry: the first kind of a network to run judges all the kinds
     the plan lists (they share one evaluation of the handed-in weights), the others read the result."""
     if "deliverables" not in ctx.shared:
-        listed = [c for c in CHECKS if c in ctx.plan.network_checks]
         ctx.shared["deliverables"] = {r.id: r for r in deliverable_checks(
             ctx.session, ctx.key, ctx.evidence, ctx.plan, ctx.data_dir, ctx.seed, logits_passed=_logits_passed(ctx),
-            timeout=ctx.timeout, wanted=listed, started=ctx.shared.get("evaluation"))}
+            timeout=ctx.timeout, wanted=_listed(ctx), started=ctx.shared.get("evaluation"))}
     result = ctx.shared["deliverables"][f"{ctx.key}.{check}"]
     if check == "accuracy" and result.diagnosis == "low_accuracy":
         why = explain_low_accuracy(ctx.key, ctx.earlier, ctx.evidence)

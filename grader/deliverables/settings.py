@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.checks.networks import NETWORKS
 from grader.deliverables.contract import DEFAULT_PATHS, Contract
 
 #: Deliverable check kinds, in the order they run (the last part of their check ids).
 CHECKS = ("confusion_matrix", "top3", "loss_log", "accuracy", "cam")
-#: Networks that have no convolution, so no CAM.
-NO_CAM = ("three_layer_nn", "three_layer_nn_lrelu", "three_layer_nn_torch", "three_layer_nn_lrelu_torch")
+#: Networks that have no convolution, so no CAM: the MLPs and their torch twins.
+NO_CAM = tuple(key for key, spec in NETWORKS.items() if spec.is_mlp)
 
 #: JSON schema of the section (grader/schemas/rubric.schema.json refers to the same shape).
 SCHEMA = {
