@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from reference.data import write_idx
+from tests.samples import copy_numpy_sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: where CI keeps the small MNIST stand-in, relative to the repository
@@ -30,6 +31,12 @@ def data_dir() -> Path:
         return CI_DATA
     pytest.skip(f"MNIST not available: set GRADER_DATA_DIR to a folder with the IDX files "
                 f"(CI uses ../shared/data/mnist-ci; {CI_DATA} does not exist)")
+
+
+@pytest.fixture(scope="session")
+def numpy_sample(tmp_path_factory) -> Path:
+    """One copy per test process of the sample's NumPy part, for plans that grade no torch network."""
+    return copy_numpy_sample(tmp_path_factory.mktemp("numpy-sample") / "sample")
 
 
 def _tiny_split(rng, n, n_classes, size):

@@ -11,6 +11,7 @@ from grader.grade import grade
 from grader.plan import Plan
 from grader.report import json_report
 from tests.report.formats import write_and_validate_every_format
+from tests.samples import copy_numpy_sample, needs_whole_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "submissions" / "sample"
@@ -23,7 +24,14 @@ PLAN = Plan("bugs", layers=("affine", "relu", "lrelu", "convolution", "pooling",
 
 
 def materialise(bug: dict, dest: Path) -> Path:
-    shutil.copytree(ROOT / bug["submission"] if "submission" in bug else SAMPLE, dest)
+    """The bug's submission (default: the sample, only its NumPy part when the bug's plan grades no
+    torch network) with the bug's one edit."""
+    if "submission" in bug:
+        shutil.copytree(ROOT / bug["submission"], dest)
+    elif needs_whole_sample(plan_for(bug)):
+        shutil.copytree(SAMPLE, dest)
+    else:
+        copy_numpy_sample(dest)
     target = dest / bug["file"]
     text = target.read_text()
     assert text.count(bug["old"]) == 1, f"{bug['name']}: snippet not found exactly once in {bug['file']}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import os
-import shutil
 import socket
 import sys
 from pathlib import Path
@@ -18,24 +17,25 @@ from grader import sandbox as sb
 from grader.grade import grade
 from grader.plan import Plan
 from grader.report import json_report
+from tests.samples import copy_numpy_sample
 from tests.sandbox.test_sandbox import processes_with
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "submissions" / "sample"
 CASES = ROOT / "tests" / "hostile" / "cases"
 
 #: Every layer, one network without training: hostile code sits in Pooling (which the network
 #: does not use), so "the other checks still graded" means every other check passes.
 PLAN = Plan("hostile", layers=("affine", "relu", "convolution", "pooling", "softmax"),
             networks=("two_layer_cnn",), network_checks=("architecture", "logits", "gradient"))
-LIMITS = sb.Limits(call_timeout=4, load_timeout=20, total_timeout=240, memory_mb=700)
+LIMITS = sb.Limits(call_timeout=4, load_timeout=10, total_timeout=240, memory_mb=700)  # the NumPy part loads in ~0.3 s
 POOLING = ("layers.pooling.forward", "layers.pooling.backward", "layers.pooling.gradcheck")
 
 
 def materialise(case: str, dest: Path, **values: str) -> Path:
-    """The sample submission with the case's files laid over it; ``{{NAME}}`` in a case file is
-    replaced by ``values[NAME]`` (paths a determined student could find out)."""
-    shutil.copytree(SAMPLE, dest)
+    """The sample's NumPy part (every hostile plan grades NumPy code only: ``tests/samples.py``) with
+    the case's files laid over it; ``{{NAME}}`` in a case file is replaced by ``values[NAME]`` (paths a
+    determined student could find out)."""
+    copy_numpy_sample(dest)
     source = CASES / case
     for path in sorted(source.rglob("*")):
         if path.is_file():

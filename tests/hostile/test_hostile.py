@@ -1,5 +1,5 @@
-"""The hostile corpus: every case in tests/hostile/cases is the sample submission plus one
-attack or fault, graded end to end through the sandbox. Each must end exactly as listed: the
+"""The hostile corpus: every case in tests/hostile/cases is the sample submission's NumPy part
+plus one attack or fault, graded end to end through the sandbox. Each must end exactly as listed: the
 checks it breaks fail with a clear message, every other check still passes, the score is not
 inflated, and (see ``grade_hostile``) the grader's process, its files and everything outside
 the worker's copy are unharmed, with no process left behind."""

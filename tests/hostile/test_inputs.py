@@ -10,7 +10,8 @@ from pathlib import Path
 
 from grader.grade import grade
 from grader.report import json_report
-from tests.hostile.conftest import LIMITS, PLAN, ROOT, SAMPLE, materialise, not_passed
+from tests.hostile.conftest import LIMITS, PLAN, ROOT, materialise, not_passed
+from tests.samples import copy_numpy_sample
 from tests.hostile.test_hostile import assert_outcome
 
 
@@ -84,7 +85,7 @@ def assert_graded(report, text):
 def test_names_that_are_not_utf8_are_left_out_and_listed(tmp_path):
     """A zip made on Korean Windows: CP949 file and folder names, unpacked as raw bytes."""
     sub = tmp_path / "sub"
-    shutil.copytree(SAMPLE, sub)
+    copy_numpy_sample(sub)
     raw = os.fsencode(sub)
     with open(raw + b"/" + CP949 + b".py", "w") as f:
         f.write("raise SystemExit('a file with a CP949 name was imported')\n")
@@ -102,7 +103,7 @@ def test_names_that_are_not_utf8_are_left_out_and_listed(tmp_path):
 
 def test_a_thousand_nested_folders_are_cut_off_and_listed(tmp_path):
     sub = tmp_path / "sub"
-    shutil.copytree(SAMPLE, sub)
+    copy_numpy_sample(sub)
     os.chdir(sub)  # build the chain relative to the folder: 1,100 levels of d/
     try:
         for _ in range(1100):
@@ -141,7 +142,7 @@ def test_names_holding_rich_markup_are_printed_as_they_are(tmp_path):
     """`PA2 [/] copy.py`, a file whose import fails and a link with markup in their names: the
     terminal report prints them literally instead of failing on them."""
     sub = tmp_path / "sub"
-    shutil.copytree(SAMPLE, sub)
+    copy_numpy_sample(sub)
     (sub / "PA2 [").mkdir()  # '/' cannot be in a name: a folder "PA2 [" holding "] copy.py"
     (sub / "PA2 [" / "] copy.py").write_text("X = 1\n")
     (sub / "[bold red]broken[").mkdir()

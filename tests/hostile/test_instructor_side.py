@@ -10,7 +10,7 @@ import pytest
 
 from grader.grade import grade
 from grader.plan import Plan
-from tests.hostile.conftest import LIMITS, SAMPLE
+from tests.hostile.conftest import LIMITS
 
 PLAN = Plan("data", layers=("relu",), networks=("two_layer_cnn",), network_checks=("architecture", "trajectory"))
 
@@ -59,9 +59,9 @@ def not_idx(folder):
     (altered, ["train-labels-idx1-ubyte.gz: checksum mismatch", "SHA256SUMS", "download it again"]),
     (not_idx, ["t10k-labels-idx1-ubyte.gz", "magic"]),
 ], ids=["missing", "truncated", "checksum", "not_idx"])
-def test_bad_mnist_skips_only_the_training_checks_and_names_the_file(damage, texts, data_copy):
+def test_bad_mnist_skips_only_the_training_checks_and_names_the_file(damage, texts, data_copy, numpy_sample):
     damage(data_copy)
-    report = grade(SAMPLE, assignment=PLAN, data_dir=data_copy, limits=LIMITS)
+    report = grade(numpy_sample, assignment=PLAN, data_dir=data_copy, limits=LIMITS)
     status = {c.id: c.status for c in report.checks}
     assert status == {"integrity": "passed", "load": "passed", "layers.relu.forward": "passed",
                       "layers.relu.backward": "passed", "layers.relu.gradcheck": "passed",
@@ -71,7 +71,7 @@ def test_bad_mnist_skips_only_the_training_checks_and_names_the_file(damage, tex
         assert text in warning, warning
 
 
-def test_a_missing_data_folder_is_named(tmp_path):
-    report = grade(SAMPLE, assignment=PLAN, data_dir=tmp_path / "nowhere", limits=LIMITS)
+def test_a_missing_data_folder_is_named(tmp_path, numpy_sample):
+    report = grade(numpy_sample, assignment=PLAN, data_dir=tmp_path / "nowhere", limits=LIMITS)
     assert report.by_id()["two_layer_cnn.trajectory"].status == "skipped"
     assert any(f"{tmp_path / 'nowhere'} (given with --data-dir) does not exist" in w for w in report.warnings)
