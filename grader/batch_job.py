@@ -10,6 +10,7 @@ or the batch itself dying) ends it through ``SystemExit`` so the sandbox's worke
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -19,9 +20,19 @@ def _stop(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def _share_the_cores(cpus) -> None:
+    """This grading's BLAS/OpenMP threads: its fair share of the cores (the batch's ``cpus``), set
+    before numpy and torch load. With a pool per core in every one of N gradings at once, threads
+    spin for cores the other gradings hold. A user's setting wins."""
+    if isinstance(cpus, (int, float)) and cpus >= 1:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(int(cpus)))
+
+
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    _share_the_cores((job.get("limit_overrides") or {}).get("cpus"))
     from grader.gradebook import atomic_write
     from grader.grade import GradeError, grade
     from grader.report import json_report

@@ -87,7 +87,7 @@ class Limits:
     copy_total_mb: int = 200      # copying stops once the submission reaches this size
     tmp_mb: int = 256             # what the worker may write: its private /tmp (bwrap), its copy (otherwise)
     shm_mb: int = 64              # size of /dev/shm under bubblewrap
-    threads: int = 2              # BLAS/OpenMP threads of the worker (the parent waits meanwhile)
+    threads: int = 1              # BLAS/OpenMP threads of the worker: the grader computes beside it on the other core
     cpus: float = 0.0             # cores' worth of CPU time for the worker's tree (cgroup CPU quota; 0: no quota)
 
 

@@ -215,3 +215,20 @@ def test_dask_cluster_gives_the_same_gradebook(tmp_path, full_run, rubric_file):
         assert without_seconds(got[sid]) == without_seconds(full[sid])
     report = json.loads((out / "alice" / "report.json").read_text())
     assert report["submission"] == str(folder / "alice") and report["rubric"] == str(rubric_file)
+
+
+def test_each_grading_of_a_local_batch_sizes_its_thread_pools_to_its_share_of_the_cores(monkeypatch):
+    """Two gradings on two cores: one BLAS/OpenMP thread each (a pool per core in each oversubscribes
+    the machine); a user's own setting is left alone."""
+    from grader import batch_job
+
+    variables = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    for var in variables:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    batch_job._share_the_cores(batch.fair_share(2))
+    assert [os.environ[v] for v in variables] == ["1", "1", "3"]
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    batch_job._share_the_cores(None)  # a dask job: no share given, nothing set
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
