@@ -143,7 +143,7 @@ def main():
         dout = rng.standard_normal(out_shape)
         t_np = best_time(numpy_pool(x, pool, dout), args.repeat)
         t_64 = best_time(torch_pool(x, pool, dout), args.repeat)
-        print(f"{label:30s} {'':6s} {t_np:7.3f}s {t_64:7.3f}s {t_np / t_64:7.2f}")
+        print(f"{label:30s} {'':6s} {t_np * 1e3:6.1f}ms {t_64 * 1e3:6.1f}ms {t_np / t_64:7.2f}")
     print(f"peak RSS: {baseline_rss:.0f} MB before any convolution (torch imported, inputs built), "
           f"{numpy_rss:.0f} MB after the NumPy runs, {peak_rss_mb():.0f} MB after torch too")
 

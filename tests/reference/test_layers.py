@@ -177,6 +177,20 @@ def test_pooling_matches_torch(x_shape, pool_h, pool_w, stride, pad):
     assert np.array_equal(layer.backward(dout), xt.grad.numpy())
 
 
+@pytest.mark.parametrize("x_shape, pool_h, pool_w, stride, pad", POOL_CASES)
+def test_pooling_gives_a_tie_to_the_first_maximum_as_torch_does(x_shape, pool_h, pool_w, stride, pad):
+    """ReLU outputs tie often (whole windows of zeros): the gradient goes to the first of the equal
+    maxima in row-major order, never to a later one or to several."""
+    rng = np.random.default_rng(1)
+    x = np.maximum(rng.integers(-2, 3, size=x_shape), 0).astype(float)   # values 0, 1, 2: ties everywhere
+    layer = Pooling(pool_h, pool_w, stride, pad)
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, (pool_h, pool_w), stride=stride, padding=pad).backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(layer.backward(dout), xt.grad.numpy(), rtol=0, atol=1e-12)
+
+
 def test_pooling_output_size_counts_padding():
     assert Pooling(2, 2, 2, 1).forward(np.zeros((1, 1, 4, 4))).shape == (1, 1, 3, 3)
 
