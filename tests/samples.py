@@ -26,7 +26,8 @@ def copy_numpy_sample(dest: Path) -> Path:
 
 
 def needs_whole_sample(plan) -> bool:
-    """Whether a plan grades a PyTorch network (ids ending in ``_torch``) or a deliverable (results/)."""
+    """Whether a plan grades a PyTorch network or a deliverable (which reads results/)."""
     from grader import deliverables
+    from grader.checks.networks import NETWORKS
 
-    return any(n.endswith("_torch") for n in plan.networks) or bool(set(plan.network_checks) & set(deliverables.CHECKS))
+    return any(NETWORKS[n].torch for n in plan.networks) or bool(set(plan.network_checks) & set(deliverables.CHECKS))

@@ -11,10 +11,9 @@ from grader.grade import grade
 from grader.plan import Plan
 from grader.report import json_report
 from tests.report.formats import write_and_validate_every_format
-from tests.samples import copy_numpy_sample, needs_whole_sample
+from tests.samples import SAMPLE, copy_numpy_sample, needs_whole_sample
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "submissions" / "sample"
 BUGS = yaml.safe_load((ROOT / "tests" / "submissions" / "bugs.yaml").read_text())
 #: Layers and the NumPy networks' gradients: what a planted layer bug can reach. No training,
 #: so each variant grades in seconds.

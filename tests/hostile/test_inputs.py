@@ -3,7 +3,6 @@ folder, a file too big to copy. Each is graded with a clear message and nothing 
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
