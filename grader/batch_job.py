@@ -15,6 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
+from grader import THREAD_VARIABLES
+
 
 def _stop(signum, _frame):
     raise SystemExit(128 + signum)
@@ -25,7 +27,7 @@ def _share_the_cores(cpus) -> None:
     before numpy and torch load. With a pool per core in every one of N gradings at once, threads
     spin for cores the other gradings hold. A user's setting wins."""
     if isinstance(cpus, (int, float)) and cpus >= 1:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in THREAD_VARIABLES:
             os.environ.setdefault(var, str(int(cpus)))
 
 

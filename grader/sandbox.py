@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import THREAD_VARIABLES
 from grader import cgroup as cgroups
 from grader import tree
 from grader.worker import protocol
@@ -796,7 +797,7 @@ class Sandbox:
     def _environment(self) -> dict[str, str]:
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"}
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        for var in THREAD_VARIABLES:
             env[var] = str(self.limits.threads)
         env["OMP_WAIT_POLICY"] = "PASSIVE"  # idle OpenMP threads sleep: they share the cores with the grader's
         if self.isolation == "bwrap":
