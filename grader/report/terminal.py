@@ -95,7 +95,7 @@ def render(report: Report, console: Console, show_output: bool = False, show_hid
         table.add_column("check", no_wrap=True)
         table.add_column("", width=2)
         table.add_column("points", justify="right", no_wrap=True)
-        table.add_column("result")
+        table.add_column("result", overflow="fold")  # a file path too long for the column wraps, never "…"
         for c in items:
             first = c.message.splitlines()[0] if c.message else ""
             table.add_row(_text(c.id), Text(MARK[c.status], style=STYLE[c.status]), _points(c),
