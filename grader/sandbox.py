@@ -21,6 +21,11 @@ per uid), so it is set only when the worker runs as ``nobody``. The defences are
 ``pids.max``, the watchdog counting the worker's process tree (kills past ``max_processes``), bubblewrap's pid
 namespace (killing its pid 1 takes every process in it down) and, on timeout or close, killing
 the process group and every descendant found in ``/proc``.
+
+Hangs: a request ends at its timeout, or earlier once the worker's whole process tree has used no
+CPU time for ``idle_timeout`` seconds: a call that sleeps or waits on something that never comes
+(a deadlock, a child that ignores it) is stopped then instead of holding the grading for the
+full call timeout; a call that computes, itself or in child processes, is never cut by this.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ class Limits:
     file_size_mb: int = 64        # RLIMIT_FSIZE
     open_files: int = 256         # RLIMIT_NOFILE
     call_timeout: float = 30.0    # seconds per request unless the caller says otherwise
+    idle_timeout: float = 10.0    # seconds a request may go on while the worker's tree uses no CPU (0: never)
     load_timeout: float = 60.0    # seconds to import the submission (import torch alone takes seconds)
     train_timeout: float = 120.0  # seconds per training request (used by grade())
     total_timeout: float = 600.0  # seconds for the whole submission, across calls and restarts
@@ -500,17 +506,59 @@ class _Expired(Exception):
     pass
 
 
-class _DeadlineReader:
-    """A file-like ``readinto`` over a pipe fd that gives up at ``deadline``."""
+class _Idle(Exception):
+    pass
 
-    def __init__(self, fd: int, deadline: float):
+
+def _cpu_ticks(pids) -> int:
+    """CPU time the processes have used, their reaped children's included, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                rest = f.read().rsplit(b")", 1)[1].split()
+            total += sum(int(field) for field in rest[11:15])  # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class _IdleClock:
+    """Says when a process tree has gone ``seconds`` without using CPU time (a tick or two of noise
+    aside): the difference between a call that computes slowly and one that sleeps."""
+
+    def __init__(self, root: int, seconds: float):
+        self.root = root
+        self.seconds = seconds
+        self.ticks = _cpu_ticks(_tree(root))
+        self.since = time.monotonic()
+
+    def check(self) -> None:
+        ticks = _cpu_ticks(_tree(self.root))
+        if ticks - self.ticks >= 2 or ticks < self.ticks:  # working (or a child exited unreaped)
+            self.ticks, self.since = ticks, time.monotonic()
+        elif time.monotonic() - self.since > self.seconds:
+            raise _Idle
+
+
+class _DeadlineReader:
+    """A file-like ``readinto`` over a pipe fd that gives up at ``deadline``, or (``idle``) once the
+    worker has used no CPU for a while."""
+
+    def __init__(self, fd: int, deadline: float, idle: _IdleClock | None = None):
         self.fd = fd
         self.deadline = deadline
+        self.idle = idle
 
     def readinto(self, view) -> int:
-        ready, _, _ = select.select([self.fd], [], [], max(0.0, self.deadline - time.monotonic()))
-        if not ready:
-            raise _Expired
+        while True:
+            left = max(0.0, self.deadline - time.monotonic())
+            ready, _, _ = select.select([self.fd], [], [], left if self.idle is None else min(left, 0.5))
+            if ready:
+                break
+            if time.monotonic() >= self.deadline:
+                raise _Expired
+            self.idle.check()
         data = os.read(self.fd, min(len(view), 1 << 20))
         view[:len(data)] = data
         return len(data)
@@ -1026,7 +1074,9 @@ class Sandbox:
         self.progress = None
         try:
             self._send(data, deadline)
-            reader = _DeadlineReader(self._rep_r, deadline)
+            idle = self.limits.idle_timeout
+            reader = _DeadlineReader(self._rep_r, deadline,
+                                     _IdleClock(self._proc.pid, idle) if 0 < idle < wait else None)
             while True:
                 reply, out = protocol.read_message(reader, self.limits.max_message_mb * MB)
                 if "ok" in reply or "progress" not in reply:
@@ -1036,6 +1086,10 @@ class Sandbox:
             self._shutdown_worker()
             total = " (the submission's total time limit)" if wait < limit else ""
             raise WorkerTimeout(f"'{op}' timed out after {wait:g} s{total}; the worker was stopped") from None
+        except _Idle:
+            self._shutdown_worker()
+            raise WorkerTimeout(f"'{op}' timed out: the worker used no CPU time for {self.limits.idle_timeout:g} s "
+                                "(it sleeps, or waits for something that never comes); it was stopped") from None
         except (BrokenPipeError, protocol.EndOfStream):
             raise self._death(op) from None
         except protocol.ProtocolError as exc:

@@ -130,6 +130,26 @@ def test_timeout_kills_the_worker_and_restart_works(mode):
             assert box.request("ping")[0]["pid"] != first
 
 
+def test_a_call_that_sleeps_is_stopped_once_idle_not_at_its_timeout(mode):
+    with open_box(mode, idle_timeout=1) as box:
+        started = time.monotonic()
+        with pytest.raises(WorkerTimeout, match="used no CPU time for 1 s"):
+            call(box, "sleep_forever", timeout=20)
+        assert time.monotonic() - started < 5
+        assert not box.alive
+        box.restart()
+        np.testing.assert_array_equal(call(box, "add", 1.0, 2.0)["out0"], 3.0)
+
+
+def test_the_idle_limit_spares_calls_that_compute_themselves_or_in_a_child(mode):
+    with open_box(mode, idle_timeout=1) as box:
+        started = time.monotonic()
+        assert call(box, "compute_for", 2.5, timeout=20)["out0"]
+        assert call(box, "wait_for_computing_child", 2.5, timeout=20)["out0"]
+        assert time.monotonic() - started >= 5  # each ran its full time, past the idle limit
+        assert box.alive
+
+
 def test_os_exit_is_worker_died_and_restart_works(mode):
     with open_box(mode) as box:
         with pytest.raises(WorkerDied, match="exited with code 0") as err:
