@@ -266,8 +266,9 @@ def _probe_unshare() -> tuple[list[str] | None, str]:
 
 # ---------------------------------------------------------------- processes
 
-def _process_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, resident pages) for every process visible in /proc."""
+def _process_table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (ppid, resident pages, CPU clock ticks) for every process visible in /proc; the ticks
+    are utime + stime + cutime + cstime: its own CPU time and that of the children it reaped."""
     table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -275,7 +276,7 @@ def _process_table() -> dict[int, tuple[int, int]]:
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 rest = f.read().rsplit(b")", 1)[1].split()
-            table[int(name)] = (int(rest[1]), int(rest[21]))
+            table[int(name)] = (int(rest[1]), int(rest[21]), sum(map(int, rest[11:15])))
         except (OSError, IndexError, ValueError):
             continue
     return table
@@ -313,11 +314,11 @@ def _tasks_of(uid: int) -> int:
     return total
 
 
-def _tree(root: int, table: dict[int, tuple[int, int]] | None = None) -> list[int]:
+def _tree(root: int, table: dict[int, tuple[int, int, int]] | None = None) -> list[int]:
     """``root`` and its descendants, parents before children."""
     table = _process_table() if table is None else table
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
+    for pid, (ppid, *_) in table.items():
         children.setdefault(ppid, []).append(pid)
     order, todo = [], [root]
     while todo:
@@ -510,17 +511,10 @@ class _Idle(Exception):
     pass
 
 
-def _cpu_ticks(pids) -> int:
-    """CPU time the processes have used, their reaped children's included, in clock ticks."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                rest = f.read().rsplit(b")", 1)[1].split()
-            total += sum(int(field) for field in rest[11:15])  # utime, stime, cutime, cstime
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+def _tree_cpu_ticks(root: int) -> int:
+    """CPU clock ticks used by ``root``'s process tree (see ``_process_table``)."""
+    table = _process_table()
+    return sum(table[pid][2] for pid in _tree(root, table) if pid in table)
 
 
 class _IdleClock:
@@ -530,12 +524,13 @@ class _IdleClock:
     def __init__(self, root: int, seconds: float):
         self.root = root
         self.seconds = seconds
-        self.ticks = _cpu_ticks(_tree(root))
+        self.ticks = _tree_cpu_ticks(root)
         self.since = time.monotonic()
 
     def check(self) -> None:
-        ticks = _cpu_ticks(_tree(self.root))
-        if ticks - self.ticks >= 2 or ticks < self.ticks:  # working (or a child exited unreaped)
+        ticks = _tree_cpu_ticks(self.root)
+        # working; or fewer ticks: a child's time left the tree (reaped outside it, or auto-reaped)
+        if ticks - self.ticks >= 2 or ticks < self.ticks:
             self.ticks, self.since = ticks, time.monotonic()
         elif time.monotonic() - self.since > self.seconds:
             raise _Idle
@@ -1008,10 +1003,10 @@ class Sandbox:
             if self.tmp is not None and self.tmp.exists():
                 _rmtree(self.tmp)
 
-    def _held(self, pids: list[int], table: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    def _held(self, pids: list[int], table: dict[int, tuple[int, int, int]]) -> tuple[int, int]:
         """Bytes the worker's tree holds: (summed RSS, files written to its own tmpfs mounts, which
         no RSS shows; bubblewrap only, elsewhere /tmp is the host's)."""
-        rss = sum(table.get(p, (0, 0))[1] for p in pids) * os.sysconf("SC_PAGE_SIZE")
+        rss = sum(table.get(p, (0, 0, 0))[1] for p in pids) * os.sysconf("SC_PAGE_SIZE")
         return rss, _tmpfs_used(pids[1:]) if self.isolation == "bwrap" else 0
 
     def memory_now_mb(self) -> float:
